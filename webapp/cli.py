@@ -1,0 +1,45 @@
+"""The ``vigil`` command: one entry point; each package contributes its own commands.
+
+Groups: ``db`` (store), ``gis`` and ``report`` (GIS data in the store), ``workers``
+(analytics), ``serve`` and ``demo`` (web), ``bench`` (one command per package).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from store.settings import SettingsError, load_settings
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
+    """vigil — camera-AI situational awareness for police command centres."""
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(verbose + 1, 2),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        ctx.obj = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks that print figures (not tests)."""
+
+
+# Each package keeps its commands beside the code they drive; one line each here.
+# (Only this CLI may import analytics/ from webapp/.)
+from store.cli import db_group, store_bench  # noqa: E402
+
+main.add_command(db_group)
+bench.add_command(store_bench)
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
