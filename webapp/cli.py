@@ -15,6 +15,7 @@ from store.settings import SettingsError, load_settings
 
 
 @click.group()
+@click.version_option(package_name="vigil")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.pass_context
 def main(ctx: click.Context, verbose: int) -> None:
