@@ -1,0 +1,99 @@
+-- Re-runnable definitions for the events table; re-applied whenever this file changes.
+-- One body serves both layouts: TimescaleDB hypertable or native daily partitions.
+
+-- Create the daily partitions events_pYYYYMMDD covering [first_day, last_day] (UTC days).
+-- A no-op on a hypertable (TimescaleDB makes chunks itself). Returns how many were made.
+CREATE OR REPLACE FUNCTION vigil_ensure_event_partitions(first_day date, last_day date)
+RETURNS integer LANGUAGE plpgsql AS $fn$
+DECLARE
+    d date;
+    made integer := 0;
+    part text;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+        RETURN 0;
+    END IF;
+    d := first_day;
+    WHILE d <= last_day LOOP
+        part := 'events_p' || to_char(d, 'YYYYMMDD');
+        IF to_regclass(quote_ident(part)) IS NULL THEN
+            EXECUTE format(
+                'CREATE TABLE IF NOT EXISTS %I PARTITION OF events FOR VALUES FROM (%L) TO (%L)',
+                part, (d::timestamp AT TIME ZONE 'UTC'),
+                ((d + 1)::timestamp AT TIME ZONE 'UTC'));
+            made := made + 1;
+        END IF;
+        d := d + 1;
+    END LOOP;
+    RETURN made;
+END
+$fn$;
+
+-- Drop events older than keep (whole days: chunks or partitions), and the rollups and
+-- heartbeats of that age. Returns how many chunks or partitions were dropped.
+CREATE OR REPLACE FUNCTION vigil_apply_retention(keep interval)
+RETURNS integer LANGUAGE plpgsql AS $fn$
+DECLARE
+    cutoff timestamptz := now() - keep;
+    dropped integer := 0;
+    part record;
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+        EXECUTE 'SELECT count(*) FROM drop_chunks(''events'', older_than => $1)'
+            INTO dropped USING cutoff;
+    ELSE
+        FOR part IN
+            SELECT c.relname
+            FROM pg_inherits i
+            JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'events'::regclass
+              AND c.relname ~ '^events_p[0-9]{8}$'
+              AND (to_date(substr(c.relname, 9), 'YYYYMMDD') + 1)::timestamp
+                  AT TIME ZONE 'UTC' <= cutoff
+        LOOP
+            EXECUTE format('DROP TABLE %I', part.relname);
+            dropped := dropped + 1;
+        END LOOP;
+    END IF;
+    DELETE FROM heatmap_rollup WHERE bucket < date_bin('1 day', cutoff, '2000-01-01');
+    DELETE FROM camera_heartbeats WHERE ts < cutoff;
+    RETURN dropped;
+END
+$fn$;
+
+-- Fold events committed since the watermark into heatmap_rollup. Ids are committed in
+-- order (the writer's advisory lock), so every snapshot sees a prefix of the ids and
+-- "id > watermark" never skips a row. Returns how many events were folded in.
+CREATE OR REPLACE FUNCTION vigil_refresh_heatmap()
+RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE
+    lo bigint;
+    hi bigint;
+    folded bigint;
+BEGIN
+    SELECT last_event_id INTO lo FROM rollup_state WHERE name = 'heatmap' FOR UPDATE;
+    SELECT max(id) INTO hi FROM events WHERE id > lo;
+    IF hi IS NULL THEN
+        RETURN 0;
+    END IF;
+    WITH agg AS (
+        SELECT date_bin('15 minutes', ts, '2000-01-01') AS bucket, ward_id, cell_id, kind,
+               count(*)::integer AS n, coalesce(sum(value), 0) AS value_sum,
+               max(value) AS value_max
+        FROM events
+        WHERE id > lo AND id <= hi
+        GROUP BY 1, 2, 3, 4
+    ), upsert AS (
+        INSERT INTO heatmap_rollup AS r (bucket, ward_id, cell_id, kind, n, value_sum, value_max)
+        SELECT * FROM agg
+        ON CONFLICT ON CONSTRAINT heatmap_rollup_key DO UPDATE
+        SET n = r.n + excluded.n,
+            value_sum = r.value_sum + excluded.value_sum,
+            value_max = greatest(r.value_max, excluded.value_max)
+        RETURNING 1
+    )
+    SELECT coalesce(sum(n), 0) INTO folded FROM agg;  -- upsert runs regardless
+    UPDATE rollup_state SET last_event_id = hi, updated_at = now() WHERE name = 'heatmap';
+    RETURN folded;
+END
+$fn$;

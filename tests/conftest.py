@@ -1,0 +1,110 @@
+"""Shared fixtures: a real PostgreSQL and fresh migrated databases (flaskr style).
+
+``pg_admin_url`` (session): the embedded PostgreSQL started in a private temporary state
+directory, or ``VIGIL_TEST_DATABASE_URL`` (an external server, e.g. PostgreSQL 15 with
+TimescaleDB from scripts/timescaledb). ``db_url`` (per test): a fresh database cloned
+from a migrated template. ``conn``: a psycopg connection to it. ``settings``: vigil
+settings pointing at ``db_url`` with a private state directory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from store.db import connect, with_dbname
+from store.embedded import EmbeddedPostgres
+from store.migrate import upgrade
+from store.settings import Settings, load_settings
+
+#: Faster, unsafe settings for throwaway test servers.
+TEST_SERVER_CONF = {"fsync": "off", "synchronous_commit": "off",
+                    "full_page_writes": "off", "max_connections": "200"}
+
+
+def _admin(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """Superuser URL of the test server (embedded, or ``VIGIL_TEST_DATABASE_URL``)."""
+    external = os.environ.get("VIGIL_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    state = Path(tempfile.mkdtemp(prefix="vigil-test-", dir="/tmp"))
+    state.chmod(0o711)  # our own state dir: the server's user (root runs) must enter it
+    server = EmbeddedPostgres(state, conf=TEST_SERVER_CONF)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url: str) -> Iterator[str]:
+    """Name of a migrated template database (made once per session)."""
+    name = f"vigil_template_{os.getpid()}"
+    with _admin(pg_admin_url) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    upgrade(with_dbname(pg_admin_url, name))
+    with _admin(pg_admin_url) as admin:
+        # No connections (TimescaleDB's scheduler skips it), so it can be cloned.
+        admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(
+            sql.Identifier(name)))
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+    yield name
+    with _admin(pg_admin_url) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """URL of a fresh, migrated database for this test; dropped afterwards."""
+    name = f"vigil_t{os.getpid()}_{next(_counter)}"
+    with _admin(pg_admin_url) as admin:
+        for attempt in range(20):
+            try:
+                admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(template_db)))
+                break
+            except psycopg.errors.ObjectInUse:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                              " WHERE datname = %s", (template_db,))
+                if attempt == 19:
+                    raise
+    yield with_dbname(pg_admin_url, name)
+    with _admin(pg_admin_url) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
+
+
+@pytest.fixture
+def conn(db_url: str) -> Iterator[psycopg.Connection]:
+    """A psycopg connection (UTC, not autocommit) to this test's database."""
+    with connect(db_url) as c:
+        yield c
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    """vigil settings for this test: its database and a private state directory."""
+    return load_settings({"database_url": db_url, "state_dir": tmp_path / "state"},
+                         environ={})
