@@ -1,0 +1,74 @@
+"""The default detector on real photos, batching, and the missing-model error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from analytics.detectors import ModelMissing, detector_keys, make_detector
+from analytics.mosaic import detect_plans
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def _names(det, detector) -> list[str]:
+    return sorted(detector.class_names[int(c)] for c in det.class_id)
+
+
+def test_bus_has_four_people_and_a_bus(detector):
+    det = detector.detect([cv2.imread(str(DATA / "bus.jpg"))])[0]
+    names = _names(det, detector)
+    assert names.count("person") == 4
+    assert names.count("bus") == 1
+    bus = det.xyxy[det.class_id == 5][0]
+    assert bus[2] - bus[0] > 600  # the bus spans most of the 810-px-wide photo
+
+
+def test_batch_matches_single_frames(detector):
+    bus = cv2.imread(str(DATA / "bus.jpg"))
+    zidane = cv2.imread(str(DATA / "zidane.jpg"))
+    both = detector.detect([bus, zidane])
+    assert _names(both[1], detector).count("person") == 2
+    alone = detector.detect([zidane])[0]
+    np.testing.assert_allclose(both[1].xyxy, alone.xyxy, atol=1.0)
+    assert detector.detect([]) == []
+
+
+def test_mosaic_regions_map_back_to_their_frames(detector):
+    bus = cv2.imread(str(DATA / "bus.jpg"))
+    zidane = cv2.imread(str(DATA / "zidane.jpg"))
+    # two cameras' regions share one canvas: the right-hand man in zidane, a bus passenger
+    plans = [[(700, 0, 1180, 720)], [(200, 380, 370, 880)], None]
+    dets = detect_plans(detector, [zidane, bus, bus], plans, scale=0.7)
+    assert dets[2] is None
+    people = dets[0][dets[0].class_id == 0]
+    assert len(people) == 1 and people.xyxy[0][0] >= 700  # in zidane's pixels
+    assert (dets[1].class_id == 0).sum() >= 1
+    x1, y1, x2, y2 = dets[1].xyxy[dets[1].class_id == 0][0]
+    assert 200 <= x1 < x2 <= 370 and 380 <= y1 < y2 <= 880
+
+
+def test_missing_weights_name_the_path(tmp_path):
+    missing = tmp_path / "helmet.onnx"
+    with pytest.raises(ModelMissing, match=str(missing)) as err:
+        make_detector("onnx_yolo", model=missing)
+    assert "never" in str(err.value) and "download" in str(err.value)
+
+
+def test_unknown_backend_lists_known():
+    with pytest.raises(ValueError, match="onnx_yolo"):
+        make_detector("tensorrt")
+    assert "ultralytics" in detector_keys()
+
+
+def test_ultralytics_backend(tmp_path):
+    pytest.importorskip("ultralytics", reason="ultralytics needs torch + torchvision, "
+                        "which this CPU-only environment cannot install (optional extra)")
+    from analytics.detectors import default_model_path
+
+    det = make_detector("ultralytics", model=default_model_path())
+    out = det.detect([cv2.imread(str(DATA / "bus.jpg"))])[0]
+    assert (out.class_id == 0).sum() >= 3
