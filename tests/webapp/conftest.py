@@ -1,0 +1,113 @@
+"""Fixtures for the map application, flaskr-style: ``make_app``, ``app``, ``client``,
+``login`` (one user per role), ``db_app`` with a real migrated database, and
+``live_server``: the app really serving Socket.IO on a free 127.0.0.1 port.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from store.settings import load_settings
+from webapp import create_app, db, realtime
+
+from web_testing import PASSWORD, USERS, WALL_TOKEN  # noqa: E402
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Build apps with test users; pools and pumps are closed afterwards."""
+    apps: list[Flask] = []
+
+    def build(database_url: str | None = None, **config: Any) -> Flask:
+        settings = load_settings({"state_dir": tmp_path / "state",
+                                  "evidence_dir": tmp_path / "evidence",
+                                  "database_url": database_url}, environ={})
+        app = create_app({"SETTINGS": settings, "TESTING": True, "USERS": USERS,
+                          "WALL_TOKENS": {WALL_TOKEN: {"name": "wall"}},
+                          "REALTIME": False, **config})
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        realtime.shutdown(app)
+        db.close_pool(app)
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """An app without a database."""
+    return make_app()
+
+
+@pytest.fixture
+def db_app(make_app: Callable[..., Flask], db_url: str) -> Flask:
+    """An app on this test's fresh database (no live pump)."""
+    return make_app(db_url)
+
+
+def sign_in(client: FlaskClient, role: str) -> str:
+    """Sign ``client`` in as the test user of ``role``; its CSRF token."""
+    if role == "wall":
+        response = client.get(f"/wall?token={WALL_TOKEN}")
+        assert response.status_code == 302, response.data
+        return client.get("/api/v1/session").json["csrf_token"]
+    response = client.post("/api/v1/session", json={"username": role, "password": PASSWORD})
+    assert response.status_code == 200, response.json
+    return response.json["csrf_token"]
+
+
+@pytest.fixture
+def login() -> Callable[[FlaskClient, str], str]:
+    """``login(client, role)`` signs in; returns the CSRF token."""
+    return sign_in
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """The app served by Werkzeug's threaded server (as ``vigil serve`` does) in a thread."""
+
+    def __init__(self, app: Flask, port: int | None = None) -> None:
+        self.app = app
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server: BaseWSGIServer = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop serving, the pump and the pool."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+        realtime.shutdown(self.app)
+        db.close_pool(self.app)
+
+
+@pytest.fixture
+def live_server(make_app: Callable[..., Flask], db_url: str) -> Iterator[Callable[..., LiveServer]]:
+    """``live_server(port=None)`` starts the app with its event pump on ``db_url``."""
+    servers: list[LiveServer] = []
+
+    def start(port: int | None = None, **config: Any) -> LiveServer:
+        server = LiveServer(make_app(db_url, REALTIME=True, **config), port)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

@@ -1,0 +1,51 @@
+"""Alert actions: acknowledge, assign, resolve — stored, then broadcast to every browser."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Response
+
+from store.alerts import AlertConflict, AlertNotFound, apply_action, event_ward
+from webapp.access import allow, require, require_ward
+from webapp.api import bp
+from webapp.errors import ApiError
+from webapp.api.params import json_body
+from webapp.db import get_db
+from webapp.realtime import broadcast_alert_state
+
+log = logging.getLogger(__name__)
+
+
+def _note(value: object) -> bool:
+    return value is None or (isinstance(value, str) and len(value) <= 2000)
+
+
+def _assignee(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value.strip()) <= 200
+
+
+@bp.post("/alerts/<int:event_id>/<any(acknowledge, assign, resolve):action>")
+@allow("act")
+def alert_action(event_id: int, action: str) -> Response:
+    """Apply an action to an alert; everyone in its ward scope sees the new state live."""
+    principal = require("act")
+    fields = {"note": _note}
+    if action == "assign":
+        fields["assignee"] = _assignee
+    body = json_body(fields, {"assignee"} if action == "assign" else set())
+    conn = get_db()
+    try:
+        require_ward(principal, event_ward(conn, event_id), f"alert {event_id}")
+        state = apply_action(conn, event_id, action, principal.name,
+                             assignee=body.get("assignee"), note=body.get("note"))
+    except AlertNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except AlertConflict as exc:
+        raise ApiError(409, str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    log.info("alert %s: %s by %s", event_id, action, principal.name)
+    doc = state.to_json()
+    broadcast_alert_state(doc)
+    return doc

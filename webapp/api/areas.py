@@ -1,0 +1,99 @@
+"""Wards and zones (GeoJSON), per-ward counts and series, incident and crowd heatmaps."""
+
+from __future__ import annotations
+
+import numpy as np
+from flask import Response, request
+
+from gis.grid import CELL_SIZE_M, cell_center
+from store import webqueries as q
+from store.model import EVENT_KINDS
+from webapp.access import allow, require, require_ward
+from webapp.api import bp
+from webapp.errors import ApiError
+from webapp.api.params import choice_list, integer, window
+from webapp.db import get_db
+
+ZONE_KINDS = ("port", "airport", "market", "square", "casino", "tourist_area",
+              "critical_site", "geofence")
+ALERT_KINDS = sorted(k for k, spec in EVENT_KINDS.items() if spec.is_alert)
+
+
+@bp.get("/wards")
+@allow("view")
+def wards() -> Response:
+    """Every ward as a GeoJSON polygon; ``in_scope`` marks the user's wards."""
+    principal = require("view")
+    features = q.area_features(get_db(), "wards")
+    for f in features:
+        f["properties"]["in_scope"] = principal.sees_ward(f["id"])
+    return {"type": "FeatureCollection", "features": features}
+
+
+@bp.get("/zones")
+@allow("view")
+def zones() -> Response:
+    """Zones (ports, airport, markets, squares, …) as GeoJSON polygons."""
+    require("view")
+    kinds = choice_list("kind", ZONE_KINDS)
+    return {"type": "FeatureCollection",
+            "features": q.area_features(get_db(), "zones", kinds=kinds)}
+
+
+@bp.get("/wards/counts")
+@allow("plan")
+def ward_counts() -> Response:
+    """Event counts per ward and kind over the window (from the rollups)."""
+    principal = require("plan")
+    since, until = window(default_hours=24 * 7)
+    counts = q.ward_counts(get_db(), since, until, principal.wards, choice_list("ward"))
+    return {"since": since.isoformat(), "until": until.isoformat(), "counts": counts}
+
+
+@bp.get("/wards/<ward_id>/series")
+@allow("plan")
+def ward_series(ward_id: str) -> Response:
+    """A ward's counts per time bucket and kind."""
+    principal = require("plan")
+    require_ward(principal, ward_id, f"ward {ward_id!r}")
+    conn = get_db()
+    if not q.ward_exists(conn, ward_id):
+        raise ApiError(404, f"ward {ward_id!r} not found")
+    since, until = window(default_hours=24 * 7)
+    bucket = request.args.get("bucket") or "hour"
+    if bucket not in ("15min", "hour", "day"):
+        raise ApiError(400, f"query parameter bucket={bucket!r}: expected 15min, hour or day",
+                       parameter="bucket")
+    series = q.ward_series(conn, ward_id, since, until, bucket,
+                           choice_list("kind", EVENT_KINDS))
+    return {"ward_id": ward_id, "bucket": bucket, "since": since.isoformat(),
+            "until": until.isoformat(), "series": series}
+
+
+@bp.get("/heatmap/incidents")
+@allow("view")
+def incident_heatmap() -> Response:
+    """Alert counts per 250 m grid cell over the window (default: the last 24 hours)."""
+    principal = require("view")
+    since, until = window(default_hours=24)
+    kinds = choice_list("kind", EVENT_KINDS) or ALERT_KINDS
+    rows = q.incident_cells(get_db(), since, until, principal.wards, kinds,
+                            choice_list("ward"))
+    cells = []
+    if rows:
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        lon, lat = cell_center(ids)
+        cells = [{"cell_id": int(cid), "lon": round(float(x), 6), "lat": round(float(y), 6),
+                  "n": int(n), "value_max": vmax}
+                 for (cid, n, vmax), x, y in zip(rows, lon, lat)]
+    return {"since": since.isoformat(), "until": until.isoformat(),
+            "cell_size_m": CELL_SIZE_M, "cells": cells}
+
+
+@bp.get("/heatmap/crowd")
+@allow("view")
+def crowd_heatmap() -> Response:
+    """The latest crowd-density sample of each camera in scope."""
+    principal = require("view")
+    minutes = integer("minutes", 15, lo=1, hi=1440)
+    return {"samples": q.crowd_samples(get_db(), minutes, principal.wards)}

@@ -1,0 +1,345 @@
+"""Live events: PostgreSQL LISTEN → GeoEvents → Socket.IO rooms, with replay.
+
+Protocol (namespace ``/``, the browser's ``io()``; python-socketio in the tests)
+------------------------------------------------------------------------------
+``connect``       authenticated by the page's session cookie, or
+                  ``auth={"token": "<kiosk token>"}``; refused (``connect_error``
+                  "unauthorized") otherwise — :func:`webapp.access.socket_principal`.
+``subscribe``     client → server ``{"after_id": <last event id drawn> | null}``.
+                  The server replays from the database every event after ``after_id``
+                  within the user's ward scope (except ``crowd_sample``: reload
+                  ``GET /api/v1/heatmap/crowd`` instead), in id order, as ``geo_events``
+                  messages with ``"replay": true``, then joins the user's room and sends
+                  live ones. ``after_id: null`` means "from now" (the page loaded the
+                  recent events over the API). Ack:
+                  ``{"room": "wards:all", "replayed": 12, "last_id": 4711,
+                  "truncated": false}`` — ``truncated`` means more than REPLAY_LIMIT
+                  events were missed: reload the page's data over the API.
+``geo_events``    server → client ``{"replay": bool, "events": [GeoEvent.to_json(), ...]}``,
+                  ids ascending within and across messages, each event at most once
+                  per subscription. Keep the largest id drawn and send it as
+                  ``after_id`` after a reconnect (network blip or server restart): the
+                  wall then shows exactly what it would have shown.
+``alert_state``   server → client ``AlertState.to_json()`` (``store.alerts``) whenever
+                  anyone acknowledges, assigns or resolves an alert in the client's scope.
+
+Rooms: each client joins exactly one room named after its ward scope — ``wards:all``
+for unscoped users (admin, operator, planner, wall), ``ward:<id>`` for a commander of one
+ward, ``ward:<a>+<b>`` for several — so each batch reaches each client as one message in
+id order. Events without a ward go to ``wards:all`` only.
+
+Throughput: a reader thread iterates :class:`store.listener.EventListener` (one NOTIFY
+per committed batch) into a queue; the emitter drains everything queued (≤ 500 events),
+drops ``crowd_sample`` events for cameras that sent one less than ``CROWD_THROTTLE_S``
+ago, and emits one message per active room; python-socketio encodes each message once
+for all the room's clients.
+
+Async mode: ``threading`` with simple-websocket on Werkzeug's threaded server (see
+``webapp.commands``). psycopg's libpq calls block the OS thread, which eventlet and
+gevent cannot preempt, and neither is installed here. Measured with ``vigil bench web``
+(50 clients, 200 alerts/s, loopback) — the figures are in README.md ("Map
+application"); the choice holds the p99 ≤ 250 ms goal there.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any, Iterable
+
+from flask import Flask, current_app, request
+from flask_socketio import ConnectionRefusedError
+
+from store.model import GeoEvent
+from webapp import socketio
+from webapp.access import ALL_WARDS_ROOM, Principal, socket_principal
+
+log = logging.getLogger(__name__)
+
+NOT_REPLAYED = frozenset({"crowd_sample"})
+BATCH_MAX = 500
+_STOP = object()
+
+
+def scope_room(principal: Principal) -> str:
+    """The one room a principal's socket joins."""
+    if principal.wards is None:
+        return ALL_WARDS_ROOM
+    return "ward:" + "+".join(sorted(principal.wards))
+
+
+def _in_scope(event_ward: str | None, wards: frozenset[str] | None) -> bool:
+    return wards is None or (event_ward is not None and event_ward in wards)
+
+
+class EventPump:
+    """Reads committed events from the store's listener and emits them to rooms."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.lock = threading.Lock()      # held while emitting and while a client joins
+        self.watermark = 0                # id of the last event handled live
+        self.rooms: dict[str, frozenset[str] | None] = {}
+        self.members: dict[str, int] = {}
+        self.clients: dict[str, tuple[Principal, str | None]] = {}
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._listener: Any = None
+        self._last_crowd: dict[str, float] = {}
+        self._threads: list[threading.Thread] = []
+        self.stats = {"events": 0, "emitted_messages": 0, "throttled": 0}
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the reader and emitter threads; return once listening."""
+        self.watermark = self._last_id()
+        for target, name in ((self._read, "vigil-listen"), (self._emit_loop, "vigil-emit")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        if not self._ready.wait(15):
+            log.error("the event listener did not start within 15 s")
+
+    def stop(self) -> None:
+        """Stop listening and emitting."""
+        self._stop.set()
+        listener = self._listener
+        if listener is not None:
+            try:
+                listener.close()
+            except Exception:  # noqa: BLE001 - closing from another thread, best effort
+                log.debug("listener close", exc_info=True)
+        self._queue.put(_STOP)
+        for thread in self._threads:
+            thread.join(timeout=10)
+
+    def _last_id(self) -> int:
+        from store.readers import last_event_id
+        from webapp.db import get_pool
+        with get_pool(self.app).connection() as conn:
+            return last_event_id(conn)
+
+    def _read(self) -> None:
+        from store.listener import EventListener
+        after = self.watermark
+        while not self._stop.is_set():
+            try:
+                self._listener = EventListener(self.app.config["DATABASE_URL"], after_id=after)
+                with self._listener as listener:
+                    self._ready.set()
+                    for event in listener:
+                        after = max(after, event.id or after)
+                        self._queue.put(event)
+                        if self._stop.is_set():
+                            break
+            except Exception:  # noqa: BLE001 - keep the wall alive; reconnect below
+                if self._stop.is_set():
+                    break
+                log.exception("event listener failed; reconnecting after id %s", after)
+                self._stop.wait(1.0)
+        self._ready.set()
+
+    def _emit_loop(self) -> None:
+        throttle = float(self.app.config["CROWD_THROTTLE_S"])
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            while len(batch) < BATCH_MAX:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    self._emit(batch, throttle)
+                    return
+                batch.append(item)
+            try:
+                self._emit(batch, throttle)
+            except Exception:  # noqa: BLE001 - one bad batch must not stop the wall
+                log.exception("emitting %d events failed", len(batch))
+
+    # -- emission -----------------------------------------------------------------------
+
+    def _throttled(self, event: GeoEvent, throttle: float, now: float) -> bool:
+        if event.kind != "crowd_sample" or throttle <= 0:
+            return False
+        last = self._last_crowd.get(event.camera_id)
+        if last is not None and now - last < throttle:
+            return True
+        self._last_crowd[event.camera_id] = now
+        return False
+
+    def _emit(self, batch: list[GeoEvent], throttle: float) -> None:
+        now = time.monotonic()
+        events = []
+        for event in batch:
+            if self._throttled(event, throttle, now):
+                self.stats["throttled"] += 1
+                continue
+            events.append((event.ward_id, event.to_json()))   # serialised once
+        with self.lock:
+            for room, wards in list(self.rooms.items()):
+                chosen = [doc for ward, doc in events if _in_scope(ward, wards)]
+                if chosen:
+                    socketio.emit("geo_events", {"replay": False, "events": chosen}, to=room)
+                    self.stats["emitted_messages"] += 1
+            self.watermark = max(self.watermark, max(e.id or 0 for e in batch))
+            self.stats["events"] += len(batch)
+
+    def broadcast(self, name: str, payload: dict[str, Any], ward_id: str | None) -> None:
+        """Send ``payload`` to every room whose scope includes ``ward_id``."""
+        with self.lock:
+            for room, wards in list(self.rooms.items()):
+                if _in_scope(ward_id, wards):
+                    socketio.emit(name, payload, to=room)
+
+    # -- clients --------------------------------------------------------------------------
+
+    def subscribe(self, sid: str, principal: Principal, after_id: int | None) -> dict[str, Any]:
+        """Replay what ``sid`` missed after ``after_id``, then join its room (see module doc)."""
+        from store.readers import events_since
+        from webapp.db import get_pool
+        room = scope_room(principal)
+        limit = int(self.app.config["REPLAY_LIMIT"])
+        replayed, truncated = 0, False
+        last = self.watermark if after_id is None else max(int(after_id), 0)
+        with get_pool(self.app).connection() as conn:
+            while True:       # catch up without holding the lock
+                with self.lock:
+                    target = self.watermark
+                if last >= target or replayed >= limit:
+                    break
+                last, n = self._replay(conn, sid, principal, last, target)
+                replayed += n
+            with self.lock:   # the last gap, then join: nothing missed, nothing twice
+                if replayed < limit:
+                    last, n = self._replay(conn, sid, principal, last, self.watermark)
+                    replayed += n
+                else:
+                    truncated, last = True, self.watermark
+                last = max(last, self.watermark)
+                self._join(sid, principal, room)
+        return {"room": room, "replayed": replayed, "last_id": last, "truncated": truncated}
+
+    def _replay(self, conn: Any, sid: str, principal: Principal, after: int,
+                until: int) -> tuple[int, int]:
+        from store.readers import events_since
+        sent = 0
+        while after < until:
+            events = events_since(conn, after, 1000)
+            if not events:
+                break
+            chosen = [e.to_json() for e in events
+                      if e.id is not None and e.id <= until and e.kind not in NOT_REPLAYED
+                      and principal.sees_ward(e.ward_id)]
+            after = min(max(e.id or 0 for e in events), until)
+            if chosen:
+                for i in range(0, len(chosen), BATCH_MAX):
+                    socketio.emit("geo_events", {"replay": True,
+                                                 "events": chosen[i:i + BATCH_MAX]}, to=sid)
+                sent += len(chosen)
+        return max(after, until), sent
+
+    def _join(self, sid: str, principal: Principal, room: str) -> None:
+        old = self.clients.get(sid)
+        if old is not None and old[1] is not None:
+            self._leave_locked(sid)
+        socketio.server.enter_room(sid, room, namespace="/")
+        self.rooms[room] = principal.wards
+        self.members[room] = self.members.get(room, 0) + 1
+        self.clients[sid] = (principal, room)
+
+    def connect(self, sid: str, principal: Principal) -> None:
+        """Remember who ``sid`` is."""
+        with self.lock:
+            self.clients[sid] = (principal, None)
+
+    def disconnect(self, sid: str) -> None:
+        """Forget ``sid`` and drop its room when empty."""
+        with self.lock:
+            self._leave_locked(sid)
+            self.clients.pop(sid, None)
+
+    def _leave_locked(self, sid: str) -> None:
+        entry = self.clients.get(sid)
+        if entry is None or entry[1] is None:
+            return
+        room = entry[1]
+        self.members[room] -= 1
+        if self.members[room] <= 0:
+            self.members.pop(room, None)
+            self.rooms.pop(room, None)
+        self.clients[sid] = (entry[0], None)
+
+
+def pump(app: Flask | None = None) -> EventPump | None:
+    """The app's event pump (None when realtime is off)."""
+    return (app or current_app).extensions.get("vigil_pump")
+
+
+def broadcast_alert_state(state_json: dict[str, Any]) -> None:
+    """Tell every client in scope that an alert changed (after the commit)."""
+    p = pump()
+    if p is not None:
+        p.broadcast("alert_state", state_json, state_json.get("ward_id"))
+
+
+# -- Socket.IO handlers ------------------------------------------------------------------
+
+@socketio.on("connect")
+def _on_connect(auth: Any = None) -> None:
+    principal = socket_principal(auth)
+    if principal is None or not principal.can("view"):
+        raise ConnectionRefusedError("unauthorized")
+    p = pump()
+    if p is None:
+        raise ConnectionRefusedError("live events are off on this server")
+    p.connect(request.sid, principal)  # type: ignore[attr-defined]
+
+
+@socketio.on("disconnect")
+def _on_disconnect(reason: Any = None) -> None:
+    p = pump()
+    if p is not None:
+        p.disconnect(request.sid)  # type: ignore[attr-defined]
+
+
+@socketio.on("subscribe")
+def _on_subscribe(data: Any = None) -> dict[str, Any]:
+    p = pump()
+    sid = request.sid  # type: ignore[attr-defined]
+    entry = p.clients.get(sid) if p is not None else None
+    if entry is None:
+        return {"error": "not connected"}
+    after_id = data.get("after_id") if isinstance(data, dict) else None
+    if after_id is not None and (not isinstance(after_id, int) or isinstance(after_id, bool)
+                                 or after_id < 0):
+        return {"error": "after_id must be a non-negative integer or null"}
+    return p.subscribe(sid, entry[0], after_id)
+
+
+def init_app(app: Flask) -> None:
+    """Start the event pump when the app has a database and REALTIME is on."""
+    if not app.config["REALTIME"]:
+        return
+    p = EventPump(app)
+    app.extensions["vigil_pump"] = p
+    p.start()
+
+
+def shutdown(app: Flask) -> None:
+    """Stop the pump (tests, serve's Ctrl-C)."""
+    p = app.extensions.pop("vigil_pump", None)
+    if p is not None:
+        p.stop()
+
+
+def events_json(events: Iterable[GeoEvent]) -> list[dict[str, Any]]:
+    """GeoEvents as the API and sockets send them."""
+    return [e.to_json() for e in events]
