@@ -1,0 +1,410 @@
+// vigil pages: the Leaflet map shared by the wall, the commander and the planner.
+//
+// Basemap tiles come from the server (/tiles, MBTiles zoom 0–6 offline); beyond the
+// tiles' zoom the ward and zone outlines (vector) keep the viewer oriented. Cameras are
+// canvas circle markers (2,300 of them draw in one canvas), alert pins are DOM markers
+// that pulse when they arrive and fade with age.
+
+import {
+  config, t, el, kindLabel, formatTime, formatAge, apiGet, rowsOf,
+  SEVERITY_COLOURS, SEVERITY_NAMES, STATUS_COLOURS,
+} from "./core.js";
+
+const L = window.L;
+
+/** Create the map in ``container`` with the offline basemap and vigil's panes. */
+export function createMap(container, options = {}) {
+  const map = L.map(container, {
+    preferCanvas: true,
+    zoomControl: options.interactive !== false,
+    attributionControl: true,
+    dragging: options.interactive !== false,
+    scrollWheelZoom: options.interactive !== false,
+    doubleClickZoom: options.interactive !== false,
+    boxZoom: options.interactive !== false,
+    keyboard: options.interactive !== false,
+    touchZoom: options.interactive !== false,
+    minZoom: 3,
+    maxZoom: 19,
+    zoomSnap: 0.25,
+    fadeAnimation: false,
+  });
+  map.attributionControl.setPrefix(false);
+  const tiles = config.tiles || {};
+  if (tiles.url) {
+    L.tileLayer(tiles.url, {
+      maxNativeZoom: tiles.max_native_zoom ?? 6,
+      minZoom: tiles.min_zoom ?? 0,
+      // Raster beyond a few levels of over-zoom is a blur: there the vector wards and
+      // zones orient the viewer on a plain dark ground.
+      maxZoom: (tiles.max_native_zoom ?? 6) + 4,
+      attribution: tiles.attribution || "",
+      className: "vigil-basemap",
+    }).addTo(map);
+  }
+  // leaflet.heat draws in the overlay pane (400): above areas, below cameras and pins.
+  map.createPane("areas").style.zIndex = 350;
+  map.createPane("cameras").style.zIndex = 420;
+  map.createPane("pins").style.zIndex = 640;
+  const view = config.initial_view;
+  if (view && view.bounds) {
+    map.fitBounds(view.bounds);
+  } else {
+    map.setView([16.0, 106.5], 5);
+  }
+  return map;
+}
+
+function bboxOf(geojson) {
+  try {
+    const bounds = L.geoJSON(geojson).getBounds();
+    return bounds.isValid() ? bounds : null;
+  } catch (err) {
+    return null;
+  }
+}
+
+/** Ward and zone outlines with their names; resolves to {wards, zones, bounds}. */
+export async function loadAreas(map, options = {}) {
+  const [wards, zones] = await Promise.all([apiGet("wards"), apiGet("zones")]);
+  const wardLayer = L.geoJSON(wards, {
+    pane: "areas",
+    interactive: false,
+    style: () => ({
+      color: "#5fa8ff", weight: 1.5, opacity: 0.75, fillColor: "#5fa8ff", fillOpacity: 0.03,
+      dashArray: "4 3",
+    }),
+  }).addTo(map);
+  const zoneLayer = L.geoJSON(zones, {
+    pane: "areas",
+    interactive: false,
+    style: (feature) => ({
+      color: zoneColour(feature.properties && feature.properties.kind),
+      weight: 2, opacity: 0.9, fillOpacity: 0.10,
+      fillColor: zoneColour(feature.properties && feature.properties.kind),
+    }),
+  }).addTo(map);
+  if (options.labels !== false) {
+    labelAreas(wardLayer, "vigil-label-ward");
+    labelAreas(zoneLayer, "vigil-label-zone");
+  }
+  let bounds = wardLayer.getBounds();
+  if (!bounds.isValid()) bounds = zoneLayer.getBounds();
+  if (bounds.isValid() && !(config.initial_view && config.initial_view.bounds)) {
+    map.fitBounds(bounds, { padding: [20, 20] });
+  }
+  const approximate = [...rowsOf(wards), ...rowsOf(zones)].some(
+    (f) => f.properties && f.properties.approximate);
+  return {
+    wards: rowsOf(wards), zones: rowsOf(zones), wardLayer, zoneLayer,
+    bounds: bounds.isValid() ? bounds : null, approximate,
+  };
+}
+
+function labelAreas(layer, className) {
+  layer.eachLayer((item) => {
+    const props = item.feature && item.feature.properties || {};
+    if (!props.name) return;
+    item.bindTooltip(el("span", null, props.name), {
+      permanent: true, direction: "center", className, opacity: 1,
+    });
+  });
+}
+
+const ZONE_COLOURS = {
+  port: "#00c2d1", airport: "#9b8cff", market: "#ffb347", square: "#ffd166",
+  casino: "#ff6fb5", tourist_area: "#6be39b", critical_site: "#ff5a5f", geofence: "#c0c0c0",
+};
+
+function zoneColour(kind) {
+  return ZONE_COLOURS[kind] || "#c0c0c0";
+}
+
+/** Zone kinds and colours, for legends. */
+export function zoneKinds() {
+  return Object.entries(ZONE_COLOURS);
+}
+
+/** The bounds of one ward/zone GeoJSON feature, or null. */
+export function featureBounds(feature) {
+  return bboxOf(feature);
+}
+
+/**
+ * Cameras as canvas circle markers coloured by status.
+ * ``onSelect(camera)`` is called on click when given (the wall passes none).
+ */
+export class CameraLayer {
+  constructor(map, options = {}) {
+    this.map = map;
+    this.renderer = L.canvas({ pane: "cameras", padding: 0.3 });
+    this.group = L.layerGroup().addTo(map);
+    this.markers = new Map();
+    this.cameras = new Map();
+    this.onSelect = options.onSelect || null;
+    this.radius = options.radius || 5;
+  }
+
+  /** Replace every camera (rows from /api/v1/cameras: GeoJSON features or plain rows). */
+  setCameras(rows) {
+    this.group.clearLayers();
+    this.markers.clear();
+    this.cameras.clear();
+    for (const row of rows) this.upsert(cameraOf(row));
+    document.body.dataset.cameras = String(this.markers.size);
+  }
+
+  upsert(camera) {
+    if (!camera || camera.lat === undefined || camera.lon === undefined) return;
+    this.cameras.set(camera.id, camera);
+    let marker = this.markers.get(camera.id);
+    const colour = STATUS_COLOURS[camera.status] || STATUS_COLOURS.unknown;
+    if (!marker) {
+      marker = L.circleMarker([camera.lat, camera.lon], {
+        renderer: this.renderer,
+        radius: this.radius,
+        weight: 1.5,
+        color: "#0b1220",
+        fillColor: colour,
+        fillOpacity: 0.95,
+        interactive: Boolean(this.onSelect),
+      });
+      if (this.onSelect) {
+        marker.bindTooltip(el("span", null, camera.name || camera.id), { className: "vigil-tip" });
+        marker.on("click", () => this.onSelect(this.cameras.get(camera.id)));
+      }
+      marker.addTo(this.group);
+      this.markers.set(camera.id, marker);
+    } else {
+      marker.setLatLng([camera.lat, camera.lon]);
+      marker.setStyle({ fillColor: colour });
+    }
+  }
+
+  /** Apply a ``camera_status`` socket message. */
+  setStatus(message) {
+    const id = message.camera_id || message.id;
+    const camera = this.cameras.get(id);
+    if (!camera || !message.status) return;
+    camera.status = message.status;
+    this.upsert(camera);
+  }
+
+  /** Counts by status (for legends and ward counters). */
+  counts(filter) {
+    const counts = { online: 0, offline: 0, tampered: 0, unknown: 0, disabled: 0, total: 0 };
+    for (const camera of this.cameras.values()) {
+      if (filter && !filter(camera)) continue;
+      counts[camera.status in counts ? camera.status : "unknown"] += 1;
+      counts.total += 1;
+    }
+    return counts;
+  }
+
+  get(id) {
+    return this.cameras.get(id);
+  }
+}
+
+const STATUS_BY_KIND = {
+  camera_offline: "offline", camera_online: "online",
+  camera_scene_change: "tampered", camera_blackout: "tampered",
+};
+
+/** The camera status a camera-health event implies ({camera_id, status}), or null. */
+export function statusFromEvent(ev) {
+  const status = STATUS_BY_KIND[ev.kind];
+  return status ? { camera_id: ev.camera_id, status } : null;
+}
+
+/** A camera from a GeoJSON feature or a plain row. */
+export function cameraOf(row) {
+  if (row && row.type === "Feature") {
+    const props = { ...(row.properties || {}) };
+    const coords = row.geometry && row.geometry.coordinates || [];
+    return { ...props, id: props.id ?? row.id, lon: coords[0], lat: coords[1],
+      status: props.status || "unknown" };
+  }
+  return { ...row, status: row.status || "unknown" };
+}
+
+/** Fetch every camera and draw it; marks the "cameras drawn" moment for the benchmark. */
+export async function loadCameras(layer, params) {
+  const payload = await apiGet("cameras", params);
+  layer.setCameras(rowsOf(payload));
+  performance.mark("vigil-cameras-drawn");
+  return layer;
+}
+
+/**
+ * Alert pins: each pin pulses on arrival and fades as it ages; pins older than
+ * ``maxAgeMs`` are removed and at most ``limit`` are kept, so memory stays flat on a
+ * wall that runs for weeks.
+ */
+export class PinLayer {
+  constructor(map, options = {}) {
+    this.map = map;
+    this.pins = new Map();
+    this.maxAgeMs = options.maxAgeMs || 30 * 60 * 1000;
+    this.limit = options.limit || 400;
+    this.onSelect = options.onSelect || null;
+    this.timer = setInterval(() => this.age(), options.ageEveryMs || 5000);
+  }
+
+  add(event, options = {}) {
+    if (event.lat === undefined || event.lon === undefined || event.lat === null) return;
+    if (this.pins.has(event.id)) return;
+    const node = el("div", "vigil-pin vigil-sev-" + (SEVERITY_NAMES[event.severity] || "info"));
+    node.dataset.eventId = String(event.id);
+    node.dataset.kind = event.kind;
+    node.style.setProperty("--pin-colour", SEVERITY_COLOURS[event.severity] || SEVERITY_COLOURS[0]);
+    if (options.fresh !== false) node.classList.add("vigil-pin-fresh");
+    node.appendChild(el("span", "vigil-pin-dot"));
+    node.appendChild(el("span", "vigil-pin-ring"));
+    const marker = L.marker([event.lat, event.lon], {
+      pane: "pins",
+      icon: L.divIcon({ html: node, className: "vigil-pin-icon", iconSize: [28, 28] }),
+      interactive: Boolean(this.onSelect),
+      keyboard: false,
+    });
+    if (this.onSelect) {
+      const tip = el("span");
+      tip.appendChild(el("strong", null, kindLabel(event.kind)));
+      tip.appendChild(el("span", null, " · " + formatTime(event.ts)));
+      marker.bindTooltip(tip, { className: "vigil-tip", direction: "top" });
+      marker.on("click", () => this.onSelect(event));
+    }
+    marker.addTo(this.map);
+    this.pins.set(event.id, { marker, node, ts: new Date(event.ts).getTime(), event });
+    if (options.fresh !== false) {
+      setTimeout(() => node.classList.remove("vigil-pin-fresh"), 12000);
+    }
+    this.styleAge(this.pins.get(event.id), Date.now());
+    while (this.pins.size > this.limit) {
+      this.remove(this.pins.keys().next().value);
+    }
+  }
+
+  remove(id) {
+    const pin = this.pins.get(id);
+    if (!pin) return;
+    pin.marker.remove();
+    this.pins.delete(id);
+  }
+
+  /** Drop every pin not matching ``keep(event)``. */
+  filter(keep) {
+    for (const [id, pin] of [...this.pins]) if (!keep(pin.event)) this.remove(id);
+  }
+
+  clear() {
+    for (const id of [...this.pins.keys()]) this.remove(id);
+  }
+
+  styleAge(pin, now) {
+    const ageFraction = Math.min(1, Math.max(0, (now - pin.ts) / this.maxAgeMs));
+    pin.node.style.opacity = String(1 - 0.8 * ageFraction);
+  }
+
+  age() {
+    const now = Date.now();
+    for (const [id, pin] of [...this.pins]) {
+      if (now - pin.ts > this.maxAgeMs) this.remove(id);
+      else this.styleAge(pin, now);
+    }
+  }
+}
+
+/** A heat layer (leaflet.heat) whose points are replaced as data arrive. */
+export class HeatLayer {
+  constructor(map, options = {}) {
+    this.map = map;
+    this.name = options.name || "heat";
+    this.layer = L.heatLayer([], {
+      pane: "heat",
+      radius: options.radius || 22,
+      blur: options.blur || 18,
+      maxZoom: options.maxZoom || 15,
+      minOpacity: 0.25,
+      max: 1.0,
+      gradient: options.gradient,
+    });
+    this.visible = false;
+    this.points = [];
+    if (options.visible !== false) this.show();
+  }
+
+  /** Points are [lat, lon, weight]; weights are scaled to the largest. */
+  setPoints(points) {
+    const top = points.reduce((m, p) => Math.max(m, p[2] || 0), 0) || 1;
+    this.points = points.map((p) => [p[0], p[1], (p[2] || 0) / top]);
+    this.layer.setLatLngs(this.points);
+    if (this.layer._canvas) this.layer._canvas.dataset.heat = this.name;
+    document.body.dataset["heat" + this.name[0].toUpperCase() + this.name.slice(1)] =
+      String(this.points.length);
+  }
+
+  show() {
+    if (!this.visible) {
+      this.layer.addTo(this.map);
+      if (this.layer._canvas) {
+        this.layer._canvas.classList.add("vigil-heat", "vigil-heat-" + this.name);
+        this.layer._canvas.dataset.heat = this.name;
+      }
+      this.visible = true;
+    }
+  }
+
+  hide() {
+    if (this.visible) {
+      this.layer.remove();
+      this.visible = false;
+    }
+  }
+}
+
+/** Heat points [lat, lon, weight] from heatmap cells (``n`` or ``value`` as weight). */
+export function heatPoints(payload, weightKey = "n") {
+  return rowsOf(payload).map((cell) => {
+    const c = cell.type === "Feature" ? { ...cell.properties,
+      lon: cell.geometry.coordinates[0], lat: cell.geometry.coordinates[1] } : cell;
+    const weight = c[weightKey] ?? c.weight ?? c.n ?? c.value ?? 1;
+    return [c.lat, c.lon, Number(weight) || 0];
+  }).filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]));
+}
+
+/** A legend control: rows of [swatch colour, label]; ``note`` below in small print. */
+export function addLegend(map, title, rows, note, position = "bottomleft") {
+  const control = L.control({ position });
+  control.onAdd = () => {
+    const box = el("div", "vigil-legend");
+    box.appendChild(el("div", "vigil-legend-title", title));
+    for (const [colour, label, shape] of rows) {
+      const row = el("div", "vigil-legend-row");
+      const swatch = el("span", "vigil-swatch" + (shape ? " vigil-swatch-" + shape : ""));
+      swatch.style.background = colour;
+      swatch.style.color = colour;
+      row.appendChild(swatch);
+      row.appendChild(el("span", null, label));
+      box.appendChild(row);
+    }
+    if (note) box.appendChild(el("div", "vigil-legend-note", note));
+    return box;
+  };
+  control.addTo(map);
+  return control;
+}
+
+/** The standard legend rows for camera statuses and alert severities. */
+export function statusLegendRows() {
+  return [
+    [STATUS_COLOURS.online, t("Online"), "dot"],
+    [STATUS_COLOURS.offline, t("Offline"), "dot"],
+    [STATUS_COLOURS.tampered, t("Tampered"), "dot"],
+    [SEVERITY_COLOURS[3], t("Critical alert"), "ring"],
+    [SEVERITY_COLOURS[2], t("High alert"), "ring"],
+    [SEVERITY_COLOURS[1], t("Low alert"), "ring"],
+  ];
+}
+
+export { formatAge };

@@ -1,0 +1,222 @@
+"""Real-browser fixtures: the real app server on a loopback port and Debian's Chromium.
+
+``site`` seeds a fresh database (two wards, two zones, six cameras, a few alerts and
+crowd samples), builds the app with ``create_app`` and serves it with Werkzeug's threaded
+server (Flask-SocketIO's ``threading`` mode, WebSocket through simple-websocket) on a
+free 127.0.0.1 port. ``browser`` is one headless Chromium per session; ``open_page``
+opens a page in a fresh context that aborts (and records) every request not addressed
+to 127.0.0.1 and records console errors, which ``site.check_clean`` asserts are none.
+Screenshots go to ``test-artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from store.db import connect
+from store.model import EVENT_KINDS
+from store.settings import REPO_ROOT, Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                 "--disable-component-update", "--disable-dev-shm-usage"]
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
+WALL_TOKEN = "wall-test-token"
+USERS = {
+    "chi.huy": {"password": "mat-khau-1", "role": "commander"},
+    "truc.ban": {"password": "mat-khau-2", "role": "operator"},
+    "ke.hoach": {"password": "mat-khau-3", "role": "planner"},
+}
+
+pytestmark = pytest.mark.browser
+
+
+def _square(lon: float, lat: float, d: float) -> dict[str, Any]:
+    return {"type": "Polygon", "coordinates": [[[lon, lat], [lon + d, lat], [lon + d, lat + d],
+                                                [lon, lat + d], [lon, lat]]]}
+
+
+#: Two wards side by side in Phú Quốc, a port and a night market inside them.
+WARDS = [("w-duong-dong", "Dương Đông", _square(103.95, 10.20, 0.03)),
+         ("w-an-thoi", "An Thới", _square(103.98, 10.20, 0.03))]
+ZONES = [("z-cho-dem", "Chợ đêm <Dinh Cậu>", "market", "w-duong-dong",
+          _square(103.960, 10.210, 0.004)),
+         ("z-cang", "Cảng An Thới", "port", "w-an-thoi", _square(103.990, 10.215, 0.006))]
+#: id, name, lon, lat, status, ward
+CAMERAS = [
+    ("cam-01", "Chợ đêm cổng chính", 103.962, 10.212, "online", "w-duong-dong"),
+    ("cam-02", "Chợ đêm <b>bến</b>", 103.963, 10.213, "online", "w-duong-dong"),
+    ("cam-03", "Quảng trường", 103.970, 10.225, "offline", "w-duong-dong"),
+    ("cam-04", "Cảng cổng A", 103.992, 10.217, "online", "w-an-thoi"),
+    ("cam-05", "Cảng bãi xe", 103.994, 10.219, "tampered", "w-an-thoi"),
+    ("cam-06", "Đường 30/4", 104.000, 10.230, "online", "w-an-thoi"),
+]
+
+
+def seed_areas_and_cameras(conn: psycopg.Connection) -> None:
+    """Wards, zones and cameras of the browser tests."""
+    with conn.transaction():
+        for ident, name, geom in WARDS:
+            conn.execute("INSERT INTO wards (id, name, province, geometry, approximate) "
+                         "VALUES (%s, %s, 'Kiên Giang', %s, true)",
+                         (ident, name, json.dumps(geom)))
+        for ident, name, kind, ward, geom in ZONES:
+            conn.execute("INSERT INTO zones (id, name, kind, ward_id, geometry, approximate) "
+                         "VALUES (%s, %s, %s, %s, %s, true)",
+                         (ident, name, kind, ward, json.dumps(geom)))
+        for ident, name, lon, lat, status, ward in CAMERAS:
+            conn.execute("INSERT INTO cameras (id, name, lon, lat, heading_deg, fov_deg, "
+                         "range_m, status, ward_id) VALUES (%s, %s, %s, %s, 45, 90, 80, %s, %s)",
+                         (ident, name, lon, lat, status, ward))
+
+
+def insert_event(conn: psycopg.Connection, camera_id: str, kind: str, *,
+                 ts: datetime | None = None, value: float | None = None,
+                 offset: tuple[float, float] = (0.0003, 0.0002)) -> int:
+    """Store one event the way the writer does (id under the lock, then NOTIFY); its id."""
+    cam = conn.execute("SELECT lon, lat, ward_id FROM cameras WHERE id = %s",
+                       (camera_id,)).fetchone()
+    assert cam is not None, camera_id
+    spec = EVENT_KINDS[kind]
+    ts = ts or datetime.now(timezone.utc)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('vigil_events'))")
+        (event_id,) = conn.execute(
+            "INSERT INTO events (ts, camera_id, kind, severity, lon, lat, ward_id, value) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (ts, camera_id, kind, int(spec.severity), cam[0] + offset[0], cam[1] + offset[1],
+             cam[2], value)).fetchone()
+        conn.execute("SELECT pg_notify('vigil_events', %s)",
+                     (json.dumps({"first_id": event_id, "last_id": event_id}),))
+    return event_id
+
+
+@dataclass
+class Site:
+    """The running app: its base URL, its database and what the browser did."""
+
+    url: str
+    db_url: str
+    app: Any
+    conn: psycopg.Connection
+    outside_requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def event(self, camera_id: str, kind: str, **kwargs: Any) -> int:
+        """Insert an event now; its id."""
+        return insert_event(self.conn, camera_id, kind, **kwargs)
+
+    def check_clean(self) -> None:
+        """Assert that no request left 127.0.0.1 and no console error was logged."""
+        assert self.outside_requests == [], self.outside_requests
+        assert self.console_errors == [], self.console_errors
+
+
+def _serve(app: Any) -> tuple[BaseWSGIServer, threading.Thread]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="vigil-test-http",
+                              daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.fixture
+def site(settings: Settings, db_url: str) -> Iterator[Site]:
+    """The seeded app served on a free loopback port."""
+    from webapp import create_app, realtime
+    from webapp.db import close_pool
+
+    with connect(db_url) as conn:
+        conn.autocommit = True
+        seed_areas_and_cameras(conn)
+        now = datetime.now(timezone.utc)
+        insert_event(conn, "cam-01", "intrusion", ts=now - timedelta(minutes=20))
+        insert_event(conn, "cam-04", "abandoned_object", ts=now - timedelta(minutes=5))
+        insert_event(conn, "cam-05", "camera_scene_change", ts=now - timedelta(hours=2))
+        for i, cam in enumerate(("cam-01", "cam-02", "cam-04")):
+            insert_event(conn, cam, "crowd_sample", ts=now - timedelta(minutes=2),
+                         value=2.0 + i)
+        conn.execute("SELECT vigil_refresh_heatmap()")
+        app = create_app({"SETTINGS": settings, "DATABASE_URL": db_url, "TESTING": True,
+                          "USERS": USERS, "WALL_TOKENS": {WALL_TOKEN: {"name": "wall"}},
+                          "LOGIN_FILE": None, "REALTIME": False})
+        server, thread = _serve(app)
+        try:
+            yield Site(f"http://127.0.0.1:{server.server_port}", db_url, app, conn)
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+            realtime.shutdown(app)
+            close_pool(app)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright (no browser download)."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium "
+                    "(listed in scripts/apt-packages.txt)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                     args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def open_page(browser: Any, site: Site) -> Iterator[Callable[..., Any]]:
+    """``open_page(path, user=None, wall=False, size=(1600, 900))``: a page on ``site``."""
+    contexts = []
+
+    def guard(route: Any) -> None:
+        host = urlsplit(route.request.url).hostname
+        if route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            route.continue_()
+        else:
+            site.outside_requests.append(route.request.url)
+            route.abort()
+
+    def on_console(msg: Any) -> None:
+        if msg.type == "error":
+            site.console_errors.append(f"{msg.text} @ {msg.location}")
+
+    def open_(path: str, user: str | None = None, size: tuple[int, int] = (1600, 900),
+              locale: str = "vi-VN") -> Any:
+        context = browser.new_context(viewport={"width": size[0], "height": size[1]},
+                                      locale=locale, timezone_id="Asia/Ho_Chi_Minh")
+        contexts.append(context)
+        context.route("**/*", guard)
+        if user is not None:
+            answer = context.request.post(f"{site.url}/api/v1/session", data={
+                "username": user, "password": USERS[user]["password"]})
+            assert answer.ok, answer.text()
+        page = context.new_page()
+        page.on("console", on_console)
+        page.on("pageerror", lambda exc: site.console_errors.append(f"pageerror: {exc}"))
+        page.goto(site.url + path)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a screenshot under test-artifacts/browser/ (kept by CI as an artifact)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
