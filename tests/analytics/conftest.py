@@ -34,3 +34,40 @@ def detector():
     from analytics.detectors import make_detector
 
     return make_detector("onnx_yolo")
+
+
+#: A made-up but plausible georeference for vtest.avi: the camera stands at a square in
+#: Thanh Hóa city looking north; the bottom edge of the frame is 8 m away and 16 m wide,
+#: the line y=150 px is 45 m away and 40 m wide.
+CAMERA_LONLAT = (105.7760, 19.8070)
+
+
+def vtest_homography() -> dict:
+    """``cameras.homography`` JSON for vtest.avi (see CAMERA_LONLAT)."""
+    import numpy as np
+
+    from gis.grid import to_lonlat, to_utm
+    from gis.homography import Homography
+
+    cx, cy = to_utm(np.array([CAMERA_LONLAT[0]]), np.array([CAMERA_LONLAT[1]]))
+    image = [(0, 576), (768, 576), (668, 150), (100, 150)]
+    ground_m = [(-8, 8), (8, 8), (20, 45), (-20, 45)]
+    lon, lat = to_lonlat(np.array([cx[0] + e for e, _ in ground_m]),
+                         np.array([cy[0] + n for _, n in ground_m]))
+    return Homography.fit(image, list(zip(lon, lat))).to_json()
+
+
+def vtest_camera(url: str, cam_id: str = "cam-vtest", **extra) -> dict:
+    """A camera mapping for vtest.avi (file or stream) with intrusion and crowd rules."""
+    cam = {"id": cam_id, "name": "Quảng trường (vtest)", "stream_url": str(url),
+           "lon": CAMERA_LONLAT[0], "lat": CAMERA_LONLAT[1], "sample_fps": 2,
+           "homography": vtest_homography(), "range_m": 80,
+           "rules": [
+               {"id": "lawn", "kind": "intrusion", "cooldown_s": 30,
+                "polygon": [[0, 250], [768, 250], [768, 576], [0, 576]]},
+               {"id": "crowd", "kind": "crowd_density", "threshold_per_m2": 0.002,
+                "sample_every_s": 5, "cooldown_s": 20},
+               {"id": "people", "kind": "person_count", "every_s": 5},
+           ]}
+    cam.update(extra)
+    return cam
