@@ -3,7 +3,8 @@
 ``GET /evidence/<path>`` where ``path`` is an event's ``evidence.path`` (relative to the
 root). The path is resolved and must stay inside the root (no ``..``, no absolute paths,
 no symlinks out); only image files are served. Evidence holds faces and plates:
-the ``evidence`` permission (not planners, not the wall).
+the ``evidence`` permission (not planners, not the wall), and unscoped users only — a
+ward-scoped commander opens ``/api/v1/events/<id>/evidence``, which checks the ward.
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ def resolve_evidence(root: Path, relative: str) -> Path:
 @allow("evidence")
 def evidence_file(relative: str) -> Response:
     """One evidence image."""
-    path = resolve_evidence(Path(current_app.config["EVIDENCE_ROOT"]), relative)
     principal = current_principal()
-    log.info("evidence view: %s by %s", relative, principal.name if principal else "?")
+    if principal is None or principal.wards is not None:
+        raise ApiError(403, "ward-scoped users open evidence through "
+                            "/api/v1/events/<id>/evidence")
+    path = resolve_evidence(Path(current_app.config["EVIDENCE_ROOT"]), relative)
+    log.info("evidence view: %s by %s", relative, principal.name)
     response = send_file(path, mimetype=_TYPES[path.suffix.lower()], max_age=0,
                          conditional=True)
     response.headers["Cache-Control"] = "private, no-store"
