@@ -163,6 +163,26 @@ _SAMPLE_GROUND_LOCAL = ((-4.0, 8.0), (0.0, 8.0), (4.0, 8.0), (8.75, 22.0), (0.0,
                         (-8.75, 22.0))
 
 
+#: Worker settings and rules (``analytics.config.CameraConfig`` fields) of the cameras
+#: that play the sample clip: the road is crossed by a line (counts both ways), the lawn
+#: in front is a no-walking zone, people lingering 20 s are reported, and crowd density
+#: is sampled every 15 s for the heatmap (alert threshold 2 people/m², as the simulator).
+SAMPLE_VIEW_CONFIG: Mapping[str, Any] = {
+    "sample_fps": 2.0,
+    "loop": True,
+    "realtime": True,
+    "rules": [
+        {"id": "road-line", "kind": "line_crossing", "line": [[300, 200], [560, 560]]},
+        {"id": "lawn", "kind": "intrusion", "polygon": [[0, 330], [330, 330], [470, 576],
+                                                        [0, 576]], "cooldown_s": 120},
+        {"id": "linger", "kind": "loitering", "dwell_s": 20.0},
+        {"id": "crowd", "kind": "crowd_density", "threshold_per_m2": 2.0,
+         "sample_every_s": 15.0},
+        {"id": "people", "kind": "person_count", "every_s": 60.0},
+    ],
+}
+
+
 def sample_view_homography(lon: float, lat: float, heading_deg: float) -> Homography:
     """The homography of the sample clip's view for a camera at lon/lat facing heading."""
     cx, cy = (float(v[0]) for v in to_utm(np.array([lon]), np.array([lat])))
@@ -190,7 +210,7 @@ def phu_quoc_cameras() -> list[CameraSeed]:
             id=cam_id, name=f"{site.name_vi} – {place}", kind=kind, lon=lon, lat=lat,
             heading_deg=float(heading), fov_deg=float(fov), range_m=float(rng),
             site=site_key, homography=homography,
-            config={"site": site_key, "approximate_position": True, "demo": True},
+            config=SAMPLE_VIEW_CONFIG if homography is not None else {},
         ))
     return seeds
 
@@ -305,7 +325,7 @@ def thanh_hoa_cameras(wards: Mapping[str, BaseGeometry],
             name=f"{label[kind]} {number[kind]:04d} – {ward}", kind=kind,
             lon=round(float(lon[i]), 7), lat=round(float(lat[i]), 7),
             heading_deg=round(float(head[i]), 1), fov_deg=float(fov[i]),
-            range_m=float(rng_m[i]), config={"demo": True, "generated": True},
+            range_m=float(rng_m[i]),
         ))
     return seeds
 
