@@ -71,3 +71,72 @@ def vtest_camera(url: str, cam_id: str = "cam-vtest", **extra) -> dict:
            ]}
     cam.update(extra)
     return cam
+
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+class RtspServer:
+    """scripts/rtsp_server.py under the system Python, serving one file on 127.0.0.1."""
+
+    def __init__(self, video: Path, port: int) -> None:
+        self.video, self.port = video, port
+        self.url = f"rtsp://127.0.0.1:{port}/cam"
+        self.proc = None
+
+    def start(self) -> None:
+        import subprocess
+        import time
+
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", str(REPO / "scripts" / "rtsp_server.py"), str(self.video),
+             "--port", str(self.port), "--loop"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY"):
+            self.proc.kill()
+            raise RuntimeError(f"RTSP server did not start: {line}{self.proc.stdout.read()}")
+        time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc.stdout.close()
+            self.proc = None
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def rtsp_server(vtest):
+    """A real RTSP server looping vtest.avi; the test may stop() and start() it again."""
+    import subprocess
+
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import gi; gi.require_version("
+                            "'GstRtspServer', '1.0'); from gi.repository import "
+                            "GstRtspServer"], capture_output=True)
+    if probe.returncode:
+        pytest.skip("GStreamer RTSP server missing: apt-get install gir1.2-gst-rtsp-server-1.0"
+                    " python3-gst-1.0 (scripts/apt-packages.txt)")
+    server = RtspServer(vtest, _free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+def register(conn, cams: list[dict]) -> None:
+    """Put camera mappings (vtest_camera style) into the registry."""
+    from store.registry import Camera, upsert_cameras
+
+    keys = {"id", "name", "lon", "lat", "stream_url", "homography", "range_m"}
+    rows = [Camera(**{k: v for k, v in c.items() if k in keys},
+                   config={k: v for k, v in c.items() if k not in keys}) for c in cams]
+    upsert_cameras(conn, rows)
+    conn.commit()
