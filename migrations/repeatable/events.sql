@@ -57,6 +57,7 @@ BEGIN
     END IF;
     DELETE FROM heatmap_rollup WHERE bucket < date_bin('1 day', cutoff, '2000-01-01');
     DELETE FROM camera_heartbeats WHERE ts < cutoff;
+    DELETE FROM writer_batches WHERE committed_at < least(cutoff, now() - interval '7 days');
     RETURN dropped;
 END
 $fn$;

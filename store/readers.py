@@ -1,0 +1,220 @@
+"""Reading events back: replay by id, filtered pages, heatmap cells, ward series, camera status.
+
+Every function takes a psycopg connection. Time bucketing uses ``date_bin``, which works
+on plain PostgreSQL and on TimescaleDB alike, so one reader serves both layouts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+import psycopg
+from psycopg import sql
+
+from store.model import Evidence, GeoEvent, Severity
+
+EVENT_COLUMNS = ("id", "ts", "camera_id", "kind", "severity", "lon", "lat", "ward_id",
+                 "zone_id", "track_id", "value", "attributes", "evidence_path",
+                 "evidence_sha256")
+_SELECT = sql.SQL(", ").join(sql.Identifier("e", c) for c in EVENT_COLUMNS)
+ROLLUP_BUCKET = timedelta(minutes=15)
+
+
+def event_from_row(row: Sequence[Any]) -> GeoEvent:
+    """A stored GeoEvent from a row of :data:`EVENT_COLUMNS`."""
+    (id_, ts, camera_id, kind, severity, lon, lat, ward_id, zone_id, track_id, value,
+     attributes, evidence_path, evidence_sha256) = row
+    return GeoEvent(ts=ts, camera_id=camera_id, kind=kind, lon=lon, lat=lat,
+                    severity=Severity(severity), ward_id=ward_id, zone_id=zone_id,
+                    track_id=track_id, value=value, attributes=attributes or {},
+                    evidence=None if evidence_path is None else
+                    Evidence(evidence_path, evidence_sha256 or ""), id=id_)
+
+
+def last_event_id(conn: psycopg.Connection) -> int:
+    """The highest committed event id (0 when there are none)."""
+    return conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+
+
+def events_since(conn: psycopg.Connection, after_id: int, limit: int = 1000
+                 ) -> list[GeoEvent]:
+    """Events with id > ``after_id`` in id (= commit) order, at most ``limit``."""
+    rows = conn.execute(sql.SQL("SELECT {} FROM events e WHERE e.id > %s ORDER BY e.id "
+                                "LIMIT %s").format(_SELECT), (after_id, limit))
+    return [event_from_row(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    """Filters for :func:`find_events`; ``after`` is the cursor of the previous page."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    bbox: tuple[float, float, float, float] | None = None  # west, south, east, north
+    ward_ids: Sequence[str] | None = None
+    zone_ids: Sequence[str] | None = None
+    kinds: Sequence[str] | None = None
+    camera_ids: Sequence[str] | None = None
+    min_severity: int | None = None
+    alerts_only: bool = False
+    limit: int = 100
+    after: tuple[datetime, int] | None = None  # (ts, id) of the last event seen
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """One page of events, newest first, and the cursor for the next (None at the end)."""
+
+    events: list[GeoEvent]
+    next: tuple[datetime, int] | None = field(default=None)
+
+
+def find_events(conn: psycopg.Connection, q: EventQuery) -> EventPage:
+    """Events matching ``q``, newest first, paged by keyset on (ts, id)."""
+    where: list[sql.Composable] = []
+    params: list[Any] = []
+
+    def add(clause: str, *values: Any) -> None:
+        where.append(sql.SQL(clause))
+        params.extend(values)
+
+    if q.start is not None:
+        add("e.ts >= %s", q.start)
+    if q.end is not None:
+        add("e.ts < %s", q.end)
+    if q.bbox is not None:
+        w, s, e, n = q.bbox
+        add("e.lon BETWEEN %s AND %s AND e.lat BETWEEN %s AND %s", w, e, s, n)
+    for column, values in (("ward_id", q.ward_ids), ("zone_id", q.zone_ids),
+                           ("kind", q.kinds), ("camera_id", q.camera_ids)):
+        if values is not None:
+            where.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier("e", column)))
+            params.append(list(values))
+    if q.min_severity is not None:
+        add("e.severity >= %s", int(q.min_severity))
+    if q.alerts_only:
+        add("e.kind IN (SELECT code FROM event_kinds WHERE is_alert)")
+    if q.after is not None:
+        add("(e.ts, e.id) < (%s, %s)", *q.after)
+    limit = max(1, min(int(q.limit), 10_000))
+    query = sql.SQL("SELECT {} FROM events e {} ORDER BY e.ts DESC, e.id DESC LIMIT %s").format(
+        _SELECT, sql.SQL("WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""))
+    events = [event_from_row(r) for r in conn.execute(query, (*params, limit + 1))]
+    more = len(events) > limit
+    events = events[:limit]
+    return EventPage(events, (events[-1].ts, events[-1].id) if more else None)
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    """Events of one grid cell over a window: count, value sum and maximum."""
+
+    cell_id: int
+    n: int
+    value_sum: float
+    value_max: float | None
+
+
+def heatmap_cells(conn: psycopg.Connection, start: datetime, end: datetime,
+                  kinds: Sequence[str] | None = None,
+                  ward_ids: Sequence[str] | None = None) -> list[HeatCell]:
+    """Per-cell counts in [start, end): 15-minute rollups plus not yet rolled-up events.
+
+    The window is widened to whole 15-minute buckets. Events newer than the rollup
+    watermark are counted straight from ``events``, so the map is never stale.
+    """
+    rows = conn.execute(
+        "WITH w AS (SELECT last_event_id AS mark FROM rollup_state WHERE name = 'heatmap'),"
+        " lo AS (SELECT date_bin('15 minutes', %(start)s::timestamptz, '2000-01-01') AS t),"
+        " parts AS ("
+        "  SELECT cell_id, n::bigint AS n, value_sum, value_max FROM heatmap_rollup"
+        "  WHERE bucket >= (SELECT t FROM lo) AND bucket < %(end)s"
+        "   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
+        "   AND (%(wards)s::text[] IS NULL OR ward_id = ANY(%(wards)s))"
+        "  UNION ALL"
+        "  SELECT cell_id, count(*), coalesce(sum(value), 0), max(value) FROM events"
+        "  WHERE id > (SELECT mark FROM w) AND ts >= (SELECT t FROM lo) AND ts < %(end)s"
+        "   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
+        "   AND (%(wards)s::text[] IS NULL OR ward_id = ANY(%(wards)s))"
+        "  GROUP BY cell_id)"
+        " SELECT cell_id, sum(n), sum(value_sum), max(value_max) FROM parts"
+        " WHERE cell_id IS NOT NULL GROUP BY cell_id ORDER BY cell_id",
+        {"start": start, "end": end, "kinds": None if kinds is None else list(kinds),
+         "wards": None if ward_ids is None else list(ward_ids)})
+    return [HeatCell(int(c), int(n), float(s), m) for c, n, s, m in rows]
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    """Events of one ward in one time bucket."""
+
+    bucket: datetime
+    ward_id: str | None
+    n: int
+    value_sum: float
+    value_max: float | None
+
+
+def ward_series(conn: psycopg.Connection, start: datetime, end: datetime,
+                bucket: timedelta = timedelta(hours=1),
+                ward_ids: Sequence[str] | None = None,
+                kinds: Sequence[str] | None = None) -> list[SeriesPoint]:
+    """Per-ward counts per ``bucket`` (a multiple of 15 minutes) in [start, end)."""
+    if bucket < ROLLUP_BUCKET or bucket % ROLLUP_BUCKET:
+        raise ValueError(f"bucket={bucket}: must be a multiple of 15 minutes")
+    rows = conn.execute(
+        "WITH w AS (SELECT last_event_id AS mark FROM rollup_state WHERE name = 'heatmap'),"
+        " parts AS ("
+        "  SELECT bucket AS t, ward_id, n::bigint AS n, value_sum, value_max"
+        "  FROM heatmap_rollup WHERE bucket >= date_bin(%(b)s, %(start)s::timestamptz,"
+        "   '2000-01-01') AND bucket < %(end)s"
+        "   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
+        "   AND (%(wards)s::text[] IS NULL OR ward_id = ANY(%(wards)s))"
+        "  UNION ALL"
+        "  SELECT ts, ward_id, 1, coalesce(value, 0), value FROM events"
+        "  WHERE id > (SELECT mark FROM w) AND ts >= date_bin(%(b)s, %(start)s::timestamptz,"
+        "   '2000-01-01') AND ts < %(end)s"
+        "   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
+        "   AND (%(wards)s::text[] IS NULL OR ward_id = ANY(%(wards)s)))"
+        " SELECT date_bin(%(b)s, t, '2000-01-01') AS b, ward_id, sum(n), sum(value_sum),"
+        " max(value_max) FROM parts GROUP BY 1, 2 ORDER BY 2, 1",
+        {"b": bucket, "start": start, "end": end,
+         "kinds": None if kinds is None else list(kinds),
+         "wards": None if ward_ids is None else list(ward_ids)})
+    return [SeriesPoint(b, w, int(n), float(s), m) for b, w, n, s, m in rows]
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """A camera's registry status with its latest heartbeat and latest event."""
+
+    camera_id: str
+    name: str
+    status: str
+    enabled: bool
+    ward_id: str | None
+    heartbeat_at: datetime | None
+    heartbeat_status: str | None
+    fps: float | None
+    frames_dropped: int | None
+    last_event_at: datetime | None
+
+
+def camera_status(conn: psycopg.Connection) -> list[CameraStatus]:
+    """Every camera with its latest heartbeat and latest event time, by id."""
+    rows = conn.execute(
+        "SELECT c.id, c.name, c.status, c.enabled, c.ward_id, h.ts, h.status, h.fps,"
+        " h.frames_dropped, (SELECT max(e.ts) FROM events e WHERE e.camera_id = c.id"
+        "  AND e.ts > now() - interval '1 day')"
+        " FROM cameras c LEFT JOIN LATERAL (SELECT ts, status, fps, frames_dropped"
+        "  FROM camera_heartbeats hb WHERE hb.camera_id = c.id ORDER BY ts DESC LIMIT 1) h"
+        " ON true ORDER BY c.id")
+    return [CameraStatus(*r) for r in rows]
+
+
+def refresh_heatmap(conn: psycopg.Connection) -> int:
+    """Fold events committed since the watermark into the rollups; returns how many."""
+    with conn.transaction():
+        return int(conn.execute("SELECT vigil_refresh_heatmap()").fetchone()[0])
