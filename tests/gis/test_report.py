@@ -1,0 +1,142 @@
+"""The hotspot report end to end: store → CLI → HTML → headless Chromium with no network."""
+
+import csv
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gis import grid
+from gis.boundaries import load_shipped
+from gis.report import offline_html
+from store import areas
+from webapp.gis_cli import gis_group, report_group
+
+CHROMIUM = Path("/usr/bin/chromium")
+T0 = datetime(2026, 11, 16, tzinfo=timezone.utc)  # a Monday
+
+
+def _seed(conn):
+    """Thanh Hóa's shipped wards and zones, 30 cameras, a week of incidents and heartbeats."""
+    from store.migrate import ensure_partitions
+    ensure_partitions(conn, T0.date(), (T0 + timedelta(days=8)).date())
+    wards, zones = load_shipped("thanh-hoa")
+    areas.replace_wards(conn, wards, "thanh-hoa")
+    areas.replace_zones(conn, zones, "thanh-hoa")
+    rng = np.random.default_rng(4)
+    cams = []
+    for k in range(30):
+        lon, lat = 105.74 + 0.003 * (k % 10), 19.79 + 0.008 * (k // 10)
+        cams.append((f"th-cam-{k:02d}", f"Camera {k}", lon, lat, 45.0 * (k % 8), 90.0, 120.0))
+    # the square gets a busy camera: many incidents for the same watched hours
+    cams.append(("th-cam-square", "Quảng trường Lam Sơn", 105.7766, 19.8075, 0.0, 360.0, 80.0))
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO cameras (id, name, lon, lat, heading_deg, fov_deg, range_m,"
+                        " status) VALUES (%s, %s, %s, %s, %s, %s, %s, 'online')", cams)
+        beats = [(c[0], T0 + timedelta(minutes=5 * i), "online")
+                 for c in cams for i in range(0, 7 * 24 * 12, 1)]
+        cur.executemany("INSERT INTO camera_heartbeats (camera_id, ts, status) "
+                        "VALUES (%s, %s, %s)", beats)
+        rows = []
+        for c in cams:
+            n = 200 if c[0] == "th-cam-square" else int(rng.integers(2, 8))
+            for _ in range(n):
+                lon = c[2] + rng.normal(0, 0.0002)
+                lat = c[3] + rng.normal(0, 0.0002)
+                ts = T0 + timedelta(minutes=int(rng.integers(0, 7 * 24 * 60)))
+                rows.append((ts, c[0], "fight" if _ % 3 == 0 else "intrusion", lon, lat,
+                             grid.cell_id(lon, lat)))
+        cur.executemany("INSERT INTO events (ts, camera_id, kind, lon, lat, cell_id) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)", rows)
+    idx = areas.load_area_index(conn)
+    conn.execute("UPDATE events SET ward_id = v.w FROM jsonb_to_recordset(%s) AS v(id bigint, w text)"
+                 " WHERE events.id = v.id", (
+                     __import__("psycopg").types.json.Jsonb([
+                         {"id": i, "w": w} for (i, lo, la) in conn.execute(
+                             "SELECT id, lon, lat FROM events").fetchall()
+                         for w in [idx.tag_one(lo, la)[0]]]),))
+    conn.commit()
+    return len(rows)
+
+
+def test_offline_html_refuses_unknown_cdn():
+    page = '<script src="https://example.invalid/x.js"></script><img src="https://a/b.png">'
+    with pytest.raises(RuntimeError, match="network"):
+        offline_html(page)
+
+
+def test_gis_import_cli_refuses_bad_file_and_writes_nothing(conn, settings, tmp_path):
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                   '"properties": {"name": "Ngoài"}, "geometry": {"type": "Polygon", '
+                   '"coordinates": [[[0,0],[1,0],[1,1],[0,0]]]}}]}')
+    res = CliRunner().invoke(gis_group, ["import", "wards", str(bad), "--province",
+                                         "thanh-hoa"], obj=settings)
+    assert res.exit_code == 1 and "outside Vietnam" in res.output
+    assert conn.execute("SELECT count(*) FROM wards").fetchone()[0] == 0
+    res = CliRunner().invoke(gis_group, ["load-shipped", "phu-quoc"], obj=settings)
+    assert res.exit_code == 0, res.output
+    assert conn.execute("SELECT count(*) FROM zones").fetchone()[0] == 7
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_report_opens_offline_in_chromium(conn, settings, tmp_path):
+    n = _seed(conn)
+    out = tmp_path / "report.html"
+    res = CliRunner().invoke(report_group, [
+        "hotspots", "--from", "2026-11-16", "--to", "2026-11-23", "--out", str(out)],
+        obj=settings)
+    assert res.exit_code == 0, res.output
+    assert "[100.0%]" in res.output  # progress was shown
+    page = out.read_text(encoding="utf-8")
+    import re
+    assert not re.search(r"src=\"https?:|<link[^>]*href=\"https?:|url\([\"']?https?:", page)
+    with open(out.with_suffix(".csv"), encoding="utf-8-sig") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == 20 and table[0]["category"].startswith("hot")
+    assert table[0]["ward_id"] == "th-dien-bien"  # the busy square
+    if not CHROMIUM.exists():
+        pytest.fail("Debian chromium is required for the browser tests (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+    blocked = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-background-networking", "--disable-gpu"])
+        ctx = browser.new_context()
+
+        def route(r):
+            url = r.request.url
+            if url.startswith(("file:", "data:", "about:", "blob:")) or "//127.0.0.1" in url:
+                r.continue_()
+            else:
+                blocked.append(url)
+                r.abort()
+        ctx.route("**/*", route)
+        pg = ctx.new_page()
+        errors = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto(out.as_uri())
+        pg.wait_for_selector(".leaflet-container")
+        pg.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane path').length > 40")
+        n_paths = pg.eval_on_selector_all(".leaflet-overlay-pane path", "els => els.length")
+        heat = pg.eval_on_selector_all("canvas.leaflet-heatmap-layer", "els => els.length")
+        labels = pg.eval_on_selector_all(".leaflet-control-layers-overlays label",
+                                         "els => els.map(e => e.textContent.trim())")
+        legend = pg.inner_text("#vigil-legend")
+        top_rows = pg.eval_on_selector_all("#top-table tr", "els => els.length")
+        hot = int(pg.inner_text("#hot-count"))
+        shots = Path(__file__).resolve().parents[2] / "test-artifacts" / "gis"
+        shots.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(shots / "report.png"), full_page=True)
+        browser.close()
+    assert blocked == [] and errors == []
+    assert n_paths >= 47  # 47 wards + coverage + hotspot cells
+    assert heat == 1
+    assert any("xấp xỉ" in t for t in labels) and any("Điểm nóng" in t for t in labels)
+    assert any("coverage" in t for t in labels)
+    assert "XẤP XỈ" in legend
+    assert top_rows == 21 and hot >= 1
+    assert n > 200

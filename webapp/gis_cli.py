@@ -1,0 +1,131 @@
+"""``vigil gis …`` (ward/zone data in the store) and ``vigil report hotspots`` (planners)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from gis.boundaries import PROVINCES, LayerError, load_shipped, read_layer
+from store import areas
+from store.db import connect, open_database
+from store.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@click.group("gis")
+def gis_group() -> None:
+    """Wards and zones: import official boundaries or load the shipped approximations."""
+
+
+@gis_group.command("import")
+@click.argument("kind", type=click.Choice(["wards", "zones"]))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--province", type=click.Choice(PROVINCES),
+              help="Province the wards (or zones) belong to; only its rows are replaced.")
+@click.option("--crs", help="CRS of the file when it has none or a wrong one (EPSG:3405 …).")
+@click.option("--name-field", help="Column holding the name (default: name, ten, …).")
+@click.option("--id-field", help="Column holding the id (default: id, ma, …; else from name).")
+@click.pass_obj
+def gis_import(settings: Settings, kind: str, file: Path, province: str | None,
+               crs: str | None, name_field: str | None, id_field: str | None) -> None:
+    """Replace wards or zones with FILE (GeoJSON, Shapefile or GeoPackage), all or nothing."""
+    try:
+        layer = read_layer(file, kind, province=province, name_field=name_field,
+                           id_field=id_field, crs=crs)
+    except LayerError as exc:
+        raise click.ClickException(str(exc)) from None
+    with open_database(settings) as url, connect(url) as conn:
+        try:
+            if kind == "wards":
+                res = areas.replace_wards(conn, layer, province)
+            else:
+                res = areas.replace_zones(conn, layer, province)
+            conn.commit()
+        except ValueError as exc:
+            raise click.ClickException(f"{file}: {exc}") from None
+    click.echo(f"{kind}: {res.deleted} replaced by {res.inserted}; "
+               f"{res.cameras_retagged} cameras re-tagged; area version {res.area_version}")
+
+
+@gis_group.command("load-shipped")
+@click.argument("province", type=click.Choice(PROVINCES))
+@click.pass_obj
+def gis_load_shipped(settings: Settings, province: str) -> None:
+    """Load vigil's approximate wards and zones of PROVINCE into the store."""
+    wards, zones = load_shipped(province)
+    with open_database(settings) as url, connect(url) as conn:
+        areas.replace_wards(conn, wards, province)
+        res = areas.replace_zones(conn, zones, province)
+        conn.commit()
+    click.echo(f"{province}: {len(wards)} wards, {len(zones)} zones (approximate); "
+               f"area version {res.area_version}")
+
+
+@click.group("report")
+def report_group() -> None:
+    """Reports for planners."""
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+@report_group.command("hotspots")
+@click.option("--from", "since", required=True, type=click.DateTime(
+    ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]), help="Start (UTC), inclusive.")
+@click.option("--to", "until", required=True, type=click.DateTime(
+    ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]), help="End (UTC), exclusive.")
+@click.option("--ward", "ward_id", help="Only incidents in this ward (id).")
+@click.option("--kind", "kinds", multiple=True, help="Event kind(s); default all alert kinds.")
+@click.option("--top", "top_n", default=20, show_default=True, help="Rows in the top table.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The HTML report; a CSV of its table is written beside it.")
+@click.pass_obj
+def report_hotspots(settings: Settings, since: datetime, until: datetime, ward_id: str | None,
+                    kinds: tuple[str, ...], top_n: int, out: Path) -> None:
+    """Standalone hotspot report (opens with no network) for a period."""
+    import geopandas as gpd
+    import shapely
+
+    from gis.coverage import camera_fovs
+    from gis.hotspots import analyse
+    from gis.report import build_report, write_report
+
+    since, until = _utc(since), _utc(until)
+    if until <= since:
+        raise click.BadParameter("--to must be after --from")
+
+    def progress(msg: str, frac: float) -> None:
+        click.echo(f"[{frac * 100:5.1f}%] {msg}", err=True)
+
+    with open_database(settings) as url, connect(url) as conn:
+        progress("reading events", 0.0)
+        incidents = areas.incident_points(conn, since, until, kinds, ward_id)
+        cameras = [c for c in areas.camera_records(conn) if c["enabled"]]
+        hours = areas.watched_hours(conn, since, until)
+        wfc = areas.wards_geojson(conn)
+        zfc = areas.zones_geojson(conn)
+    progress(f"{len(incidents['ts'])} incidents, {len(cameras)} cameras", 0.05)
+    wards = gpd.GeoDataFrame.from_features(wfc["features"], crs=4326)
+    zones = gpd.GeoDataFrame.from_features(zfc["features"], crs=4326)
+    if ward_id:
+        wards = wards[wards["id"] == ward_id]
+        if not len(wards):
+            raise click.ClickException(f"no ward {ward_id!r} in the store")
+        area = wards.geometry.iloc[0]
+        cameras = [c for c in cameras if c["ward_id"] == ward_id
+                   or area.intersects(shapely.Point(c["lon"], c["lat"]))]
+    stage = lambda m, f: progress(m, 0.05 + 0.45 * f)  # noqa: E731
+    result = analyse(incidents, cameras, hours, wards, since, until, progress=stage)
+    fovs = camera_fovs(cameras)
+    filters = ", ".join(filter(None, [f"phường {ward_id}" if ward_id else "",
+                                      ("loại " + ", ".join(kinds)) if kinds else ""]))
+    page, table = build_report(result, wards, fovs, incidents, zones=zones, filters=filters,
+                               top_n=top_n,
+                               progress=lambda m, f: progress(m, 0.5 + 0.5 * f))
+    html_path, csv_path = write_report(out, page, table)
+    click.echo(f"wrote {html_path} and {csv_path}")
