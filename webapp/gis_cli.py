@@ -129,3 +129,43 @@ def report_hotspots(settings: Settings, since: datetime, until: datetime, ward_i
                                progress=lambda m, f: progress(m, 0.5 + 0.5 * f))
     html_path, csv_path = write_report(out, page, table)
     click.echo(f"wrote {html_path} and {csv_path}")
+
+
+@gis_group.command("bench")
+@click.option("--points", default=1_000_000, show_default=True, help="Points to tag.")
+def gis_bench(points: int) -> None:
+    """Time tagging, grid cells and homography mapping on the shipped Thanh Hóa layers."""
+    import time
+
+    import numpy as np
+
+    from gis import grid
+    from gis.homography import Homography
+    from gis.tagging import AreaIndex
+
+    wards, zones = load_shipped("thanh-hoa")
+    pq_wards, pq_zones = load_shipped("phu-quoc")
+    import pandas as pd
+    index = AreaIndex.from_frames(pd.concat([wards, pq_wards]), pd.concat([zones, pq_zones]))
+    rng = np.random.default_rng(0)
+    minx, miny, maxx, maxy = wards.total_bounds
+    lon = rng.uniform(minx, maxx, points)
+    lat = rng.uniform(miny, maxy, points)
+    t = time.perf_counter()
+    w, z = index.tag(lon, lat)
+    t_tag = time.perf_counter() - t
+    t = time.perf_counter()
+    grid.cell_ids(lon, lat)
+    t_cell = time.perf_counter() - t
+    hom = Homography.fit([[0, 1080], [1920, 1080], [1500, 500], [400, 500]],
+                         [[105.7760, 19.8070], [105.7770, 19.8070], [105.7768, 19.8080],
+                          [105.7762, 19.8080]])
+    px = rng.uniform(0, 1920, (points, 2))
+    t = time.perf_counter()
+    hom.to_lonlat(px)
+    t_hom = time.perf_counter() - t
+    tagged = float(np.mean(w != None))  # noqa: E711
+    click.echo(f"tag {points:,} points over {len(index.ward_ids)} wards + "
+               f"{len(index.zone_ids)} zones: {t_tag:.3f} s ({tagged:.0%} in a ward)")
+    click.echo(f"cell_ids {points:,} points: {t_cell:.3f} s")
+    click.echo(f"homography pixels → lon/lat {points:,} points: {t_hom:.3f} s")

@@ -174,3 +174,27 @@ def test_coverage_percent_and_blind_spots():
     assert not coverage_union(full).is_empty
     none = coverage_by_area(areas, []).iloc[0]
     assert none.percent_covered == 0 and none.blind_spot_count == 1
+
+
+def test_frame_with_horizon_is_clipped_to_the_ground():
+    # the same camera tilted only 10° down: the horizon crosses the frame at y ≈ 328
+    f, tilt = 1200.0, np.radians(10)
+    K = np.array([[f, 0, W / 2], [0, f, H / 2], [0, 0, 1]])
+    fwd = np.array([0.0, np.cos(tilt), -np.sin(tilt)])
+    right = np.array([1.0, 0.0, 0.0])
+    R = np.vstack([right, np.cross(fwd, right), fwd])
+    P = K @ np.column_stack([R[:, 0], R[:, 1], -R @ np.array([0.0, 0.0, 8.0])])
+    inv = np.linalg.inv(P)
+    px = np.array([[100, 1000], [1800, 1000], [1500, 500], [400, 500], [960, 700]], float)
+    h = np.column_stack([px, np.ones(len(px))]) @ inv.T
+    en = h[:, :2] / h[:, 2:]
+    ox, oy = grid.to_utm(np.array([ORIGIN[0]]), np.array([ORIGIN[1]]))
+    lon, lat = grid.to_lonlat(en[:, 0] + ox[0], en[:, 1] + oy[0])
+    hom = Homography.fit(px, np.column_stack([lon, lat]))
+    assert np.isnan(hom.to_lonlat([[960, 100]])).all()  # sky
+    ground = hom.frame_ground_polygon(W, H)  # no range cut: reaches towards the horizon
+    assert ground.is_valid and ground.area > 1e6
+    cut = hom.frame_ground_polygon(W, H, ORIGIN, max_range_m=100)
+    assert cut.area < np.pi * 100**2 / 2 and cut.area > 1000
+    _, area = hom.image_polygon_to_ground(box(0, 600, W, H))
+    assert 100 < area < 1e5
