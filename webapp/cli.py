@@ -38,9 +38,11 @@ def bench() -> None:
 # Each package keeps its commands beside the code they drive; one line each here.
 # (Only this CLI may import analytics/ from webapp/.)
 from store.cli import db_group, store_bench  # noqa: E402
+from webapp.demo.command import demo_command  # noqa: E402
 from webapp.gis_cli import gis_group, report_group  # noqa: E402
 
 main.add_command(db_group)
+main.add_command(demo_command)
 main.add_command(gis_group), main.add_command(report_group)
 bench.add_command(store_bench)
 

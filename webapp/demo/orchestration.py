@@ -1,0 +1,422 @@
+"""`vigil demo`: everything on one machine, started in order and stopped in reverse.
+
+Start: database (embedded PostgreSQL unless ``VIGIL_DATABASE_URL``) → migrations → the
+province's wards, zones and cameras → event writer → history backfill (simulated, the
+last 24 h, so heatmaps and charts are not empty) and rollups → real analytics workers on
+the sample clip for the calibrated cameras → the event simulator for the others → the web
+app. Stop (Ctrl-C, SIGTERM or ``--duration``): web → simulator → workers → writer flush →
+database. Each step is one context in an :class:`contextlib.ExitStack`, so a failure half
+way unwinds exactly what had started.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import shutil
+import threading
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from store.model import GeoEvent
+from store.settings import Settings
+from webapp.demo import seeds
+from webapp.demo.simulator import EventSimulator, SimulatedCamera, setting_of
+
+log = logging.getLogger(__name__)
+
+PROVINCES = {"phu-quoc": "Phú Quốc", "thanh-hoa": "Thanh Hóa"}
+#: Where Debian's opencv-doc puts the sample clip (older releases gzip it).
+SAMPLE_CLIP_PATHS = (Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi"),
+                     Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi.gz"))
+_PLATE_PREFIX = {"phu-quoc": "68", "thanh-hoa": "36"}
+#: Simulated health events → the camera status the map shows.
+_STATUS_OF_KIND = {"camera_offline": "offline", "camera_scene_change": "tampered",
+                   "camera_online": "online"}
+
+
+class DemoError(RuntimeError):
+    """The demo cannot start; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``vigil demo`` was asked for."""
+
+    province: str = "phu-quoc"
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: bool = True
+    duration_s: float | None = None
+    history_hours: float = 24.0
+    rate_scale: float = 1.0
+    tick_s: float = 1.0
+    rollup_every_s: float = 30.0
+    seed: int = 7
+    password: str | None = None
+
+
+# -- pieces ---------------------------------------------------------------------------------
+
+def sample_clip(media_dir: Path, candidates: Sequence[Path] = SAMPLE_CLIP_PATHS) -> Path:
+    """The sample clip (vtest.avi) as a plain file, unpacking a .gz copy into media_dir."""
+    for path in candidates:
+        if not path.exists():
+            continue
+        if path.suffix != ".gz":
+            return path
+        target = media_dir / path.stem
+        if not target.exists() or target.stat().st_mtime < path.stat().st_mtime:
+            media_dir.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".part")
+            with gzip.open(path, "rb") as src, tmp.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            tmp.replace(target)
+        return target
+    raise DemoError("the sample clip vtest.avi is missing (looked for "
+                    + ", ".join(str(p) for p in candidates)
+                    + "); install Debian's opencv-doc (apt-get install opencv-doc) "
+                      "or run with --no-workers")
+
+
+def camera_seeds(province: str, wards) -> list[seeds.CameraSeed]:  # noqa: ANN001
+    """The province's demo cameras."""
+    if province == "phu-quoc":
+        return seeds.phu_quoc_cameras()
+    return seeds.thanh_hoa_from_frame(wards)
+
+
+def simulated_cameras(cameras, zone_kinds: dict[str, str], province: str,  # noqa: ANN001
+                      ) -> list[SimulatedCamera]:
+    """Registry cameras (tagged with ward and zones) as the simulator sees them."""
+    out = []
+    for cam in cameras:
+        zone = cam.zone_ids[0] if cam.zone_ids else None
+        out.append(SimulatedCamera(
+            id=cam.id, kind=cam.kind, lon=cam.lon, lat=cam.lat,
+            heading_deg=cam.heading_deg or 0.0, fov_deg=cam.fov_deg or 90.0,
+            range_m=cam.range_m or 50.0,
+            setting=setting_of(zone_kinds.get(zone) if zone else None, cam.kind),
+            ward_id=cam.ward_id, zone_id=zone, plate_prefix=_PLATE_PREFIX[province]))
+    return out
+
+
+class SimulatorLoop(threading.Thread):
+    """Feeds simulated events to the writer in real time; keeps camera statuses and rollups."""
+
+    def __init__(self, simulator: EventSimulator, submit: Callable[[GeoEvent], None],
+                 url: str, tick_s: float = 1.0, rollup_every_s: float = 30.0,
+                 start_at: datetime | None = None) -> None:
+        super().__init__(name="vigil-demo-simulator", daemon=True)
+        self.simulator = simulator
+        self.submit = submit
+        self.url = url
+        self.tick_s = tick_s
+        self.rollup_every_s = rollup_every_s
+        self.last = start_at or datetime.now(timezone.utc)
+        self.stopping = threading.Event()
+        self.submitted = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        from store.db import connect
+        next_rollup = time.monotonic() + self.rollup_every_s
+        try:
+            with connect(self.url, autocommit=True) as conn:
+                while not self.stopping.wait(self.tick_s):
+                    now = datetime.now(timezone.utc)
+                    statuses = {}
+                    for event in self.simulator.events_between(self.last, now,
+                                                               step_s=max(self.tick_s, 1.0)):
+                        self.submit(event)
+                        self.submitted += 1
+                        if event.kind in _STATUS_OF_KIND:
+                            statuses[event.camera_id] = _STATUS_OF_KIND[event.kind]
+                    self.last = now
+                    apply_statuses(conn, statuses)
+                    if time.monotonic() >= next_rollup:
+                        refresh_rollups(conn)
+                        next_rollup = time.monotonic() + self.rollup_every_s
+        except Exception as exc:  # noqa: BLE001 - reported by the demo, which stops
+            log.exception("the event simulator stopped")
+            self.error = exc
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the loop to end and wait for it."""
+        self.stopping.set()
+        self.join(timeout)
+
+
+def apply_statuses(conn, statuses: dict[str, str]) -> None:  # noqa: ANN001
+    """Carry simulated health changes to the cameras' status (the map's marker colours)."""
+    from store.registry import set_camera_status
+    for camera_id, status in statuses.items():
+        set_camera_status(conn, camera_id, status)
+
+
+def refresh_rollups(conn) -> int:  # noqa: ANN001
+    """Fold newly committed events into the heatmap rollups; returns rows folded."""
+    row = conn.execute("SELECT vigil_refresh_heatmap()").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+# -- the demo -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """What the banner prints."""
+
+    url: str
+    username: str
+    password: str
+    wall_url: str
+
+
+class Demo:
+    """One demo run; :meth:`run` blocks until ``stop`` is set or the duration ends."""
+
+    def __init__(self, settings: Settings, options: DemoOptions,
+                 say: Callable[[str], None] = print) -> None:
+        if options.province not in PROVINCES:
+            raise DemoError(f"--province {options.province!r}: choose one of "
+                            f"{', '.join(PROVINCES)}")
+        self.settings = settings
+        self.options = options
+        self.say = say
+        self.stop_event = threading.Event()
+        self.login: DemoLogin | None = None
+        self.ready = threading.Event()
+
+    def stop(self) -> None:
+        """Ask a running demo to stop (signal handlers call this)."""
+        self.stop_event.set()
+
+    def run(self, on_started: Callable[[], None] | None = None) -> int:
+        """Start everything in order, wait, stop everything in reverse; 0 on a clean run.
+
+        ``on_started`` is called once the database is up (the command installs its signal
+        handlers there); a stop asked for during start-up skips the remaining steps.
+        """
+        opts = self.options
+        with ExitStack() as stack:
+            from store.db import open_database
+            self.say(f"vigil demo: {PROVINCES[opts.province]} — starting the database…")
+            url = stack.enter_context(open_database(self.settings))
+            stack.callback(self.say, "vigil demo: database stopped")
+            if on_started is not None:
+                on_started()
+            cameras, zone_kinds = self._prepare(url)
+            writer = stack.enter_context(self._writer(url))
+            if self.stop_event.is_set():
+                return self._stopping()
+            sim_cams, real_cams = self._split(cameras)
+            simulator = EventSimulator(
+                simulated_cameras(sim_cams, zone_kinds, opts.province), seed=opts.seed,
+                rate_scale=opts.rate_scale,
+                crowd_sample_s=60.0 if len(sim_cams) < 500 else 300.0)
+            started = self._backfill(url, writer, cameras, zone_kinds)
+            if self.stop_event.is_set():
+                return self._stopping()
+            if real_cams:
+                stack.enter_context(self._workers(url, real_cams))
+            loop = SimulatorLoop(simulator, writer.submit, url, opts.tick_s,
+                                 opts.rollup_every_s, start_at=started)
+            loop.start()
+            stack.callback(self._stop_loop, loop)
+            _app, port = stack.enter_context(self._web(url))
+            self._banner(port, len(cameras), len(real_cams), len(sim_cams))
+            self.ready.set()
+            deadline = None if opts.duration_s is None else time.monotonic() + opts.duration_s
+            while not self.stop_event.is_set():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self.stop_event.wait(1.0 if left is None else min(1.0, left))
+                if loop.error is not None:
+                    raise DemoError(f"the event simulator failed: {loop.error}")
+            self._stopping()
+        self.say("vigil demo: stopped cleanly")
+        return 0
+
+    def _stopping(self) -> int:
+        self.say("vigil demo: stopping (web → simulator → workers → writer → database)…")
+        return 0
+
+    # -- start-up steps -----------------------------------------------------------------
+
+    def _prepare(self, url: str):  # noqa: ANN202
+        """Migrate; load wards, zones and cameras; returns (cameras, zone kind by id)."""
+        from gis.boundaries import load_shipped
+        from store import migrate
+        from store.db import connect
+        from store.registry import Camera, list_cameras, replace_wards, replace_zones, \
+            upsert_cameras
+        opts = self.options
+        migrate.upgrade(url)
+        wards, zones = load_shipped(opts.province)
+        seeds_ = camera_seeds(opts.province, wards)
+        clip = None
+        if opts.workers:
+            clip = sample_clip(self.settings.state_dir / "media")
+        with connect(url, autocommit=True) as conn:
+            # the demo owns this database: one province's areas and cameras at a time
+            conn.execute("DELETE FROM cameras WHERE id <> ALL(%s)", ([s.id for s in seeds_],))
+            replace_wards(conn, wards)
+            replace_zones(conn, zones, keep_geofences=True)
+            records = []
+            for seed in seeds_:
+                rec = seed.as_record()
+                calibrated = seed.homography is not None
+                rec["stream_url"] = str(clip) if calibrated and clip is not None else None
+                rec["status"] = "online"
+                records.append(Camera(**rec))
+            upsert_cameras(conn, records)
+            cameras = list_cameras(conn)
+        zone_kinds = dict(zip(zones["id"].astype(str), zones["kind"].astype(str)))
+        self.say(f"vigil demo: {len(wards)} wards, {len(zones)} zones, "
+                 f"{len(cameras)} cameras loaded (positions and boundaries approximate)")
+        return cameras, zone_kinds
+
+    def _split(self, cameras):  # noqa: ANN202
+        """(cameras the simulator drives, cameras real workers analyse)."""
+        real = [c for c in cameras if self.options.workers and c.stream_url]
+        real_ids = {c.id for c in real}
+        return [c for c in cameras if c.id not in real_ids], real
+
+    @contextmanager
+    def _writer(self, url: str) -> Iterator:
+        from store.writer import EventWriter
+        writer = EventWriter(url, self.settings)
+        try:
+            yield writer
+        finally:
+            try:
+                writer.flush(timeout=30)
+            finally:
+                writer.close()
+                st = writer.stats
+                self.say(f"vigil demo: event writer flushed and closed ({st.stored} stored, "
+                         f"{st.rejected} rejected, {st.overflowed} overflowed)")
+
+    def _backfill(self, url: str, writer, cameras, zone_kinds) -> datetime:  # noqa: ANN001
+        """Simulated history for every camera up to now (only the gap since the last run)."""
+        from store.db import connect
+        opts = self.options
+        now = datetime.now(timezone.utc)
+        start = now - timedelta(hours=opts.history_hours)
+        with connect(url, autocommit=True) as conn:
+            row = conn.execute("SELECT max(ts) FROM events WHERE attributes @> %s::jsonb",
+                               ('{"simulated": true}',)).fetchone()
+        if row and row[0] is not None and row[0] > start:
+            start = row[0] + timedelta(microseconds=1)
+        if start >= now or opts.history_hours <= 0:
+            return now
+        history = EventSimulator(
+            simulated_cameras(cameras, zone_kinds, opts.province), seed=opts.seed + 1,
+            rate_scale=opts.rate_scale,
+            crowd_sample_s=120.0 if len(cameras) < 500 else 900.0, count_sample_s=900.0)
+        t0 = time.perf_counter()
+        n = 0
+        batch: list[GeoEvent] = []
+        for event in history.events_between(start, now, step_s=300.0):
+            batch.append(event)
+            if len(batch) >= 5000:
+                n += writer.submit_many(batch)
+                batch = []
+        n += writer.submit_many(batch)
+        writer.flush(timeout=300)
+        with connect(url, autocommit=True) as conn:
+            folded = refresh_rollups(conn)
+        self.say(f"vigil demo: {n} simulated events of history "
+                 f"({(now - start).total_seconds() / 3600:.1f} h) written in "
+                 f"{time.perf_counter() - t0:.1f} s, {folded} rolled up")
+        return now
+
+    @contextmanager
+    def _workers(self, url: str, cameras) -> Iterator[None]:  # noqa: ANN001
+        """Real analytics on the sample clip: the supervisor runs the registry's cameras
+        that have a stream (the calibrated ones), in one worker sharing a batched detector."""
+        from analytics.supervisor import Supervisor, SupervisorOptions
+        supervisor = Supervisor(self.settings, url, options=SupervisorOptions(
+            group_size=max(1, len(cameras)), poll_s=30.0))
+        supervisor.start()
+        pids = [s.process.pid for s in supervisor.slots.values() if s.process is not None]
+        self.say(f"vigil demo: analytics worker (pid {', '.join(map(str, pids)) or '-'}) "
+                 f"analysing the sample clip for {', '.join(c.id for c in cameras)}")
+        try:
+            yield
+        finally:
+            supervisor.stop()
+            self.say("vigil demo: analytics workers stopped")
+
+    def _stop_loop(self, loop: SimulatorLoop) -> None:
+        loop.stop()
+        self.say(f"vigil demo: simulator stopped ({loop.submitted} live events)")
+
+    @contextmanager
+    def _web(self, url: str) -> Iterator[tuple]:
+        """The map app on a threaded Werkzeug server in a background thread."""
+        from werkzeug.serving import make_server
+
+        from webapp import create_app, realtime
+        from webapp.access import ensure_login_file
+        from webapp.db import close_pool
+        opts = self.options
+        settings = self.settings
+        login_file = settings.state_dir / "web_login.json"
+        login = ensure_login_file(login_file, reset=True, password=opts.password)
+        app = create_app({"SETTINGS": settings, "DATABASE_URL": url,
+                          "LOGIN_FILE": login_file, "DEMO": True})
+        try:
+            server = make_server(opts.host, opts.port, app, threaded=True)
+        except OSError as exc:
+            realtime.shutdown(app)
+            close_pool(app)
+            raise DemoError(f"cannot listen on {opts.host}:{opts.port}: {exc.strerror}; "
+                            "choose another with --port") from None
+        port = server.server_port
+        thread = threading.Thread(target=server.serve_forever, name="vigil-demo-web",
+                                  kwargs={"poll_interval": 0.2}, daemon=True)
+        thread.start()
+        base = f"http://{opts.host}:{port}"
+        self.login = DemoLogin(base + "/", login.username, login.password,
+                               f"{base}/wall?token={login.wall_token}")
+        try:
+            yield app, port
+        finally:
+            server.shutdown()
+            thread.join(10)
+            server.server_close()
+            realtime.shutdown(app)
+            close_pool(app)
+            self.say("vigil demo: web server stopped")
+
+    def _banner(self, port: int, n_cameras: int, n_real: int, n_sim: int) -> None:
+        login = self.login
+        assert login is not None
+        lines = [
+            "",
+            f"  vigil demo — {PROVINCES[self.options.province]}: {n_cameras} cameras",
+            f"    {n_real} analysed live from the sample clip (vtest.avi), "
+            f"{n_sim} driven by the EVENT SIMULATOR",
+            "    (simulated events are labelled \"simulated\" on the map and in the API)",
+            "",
+            f"  Map (commander):  {login.url}",
+            f"  Login:            user {login.username}   password {login.password}",
+            f"  Map wall (kiosk): {login.wall_url}",
+            f"  Planner:          {login.url}planner",
+            "",
+            "  Ctrl-C stops everything.",
+            "",
+        ]
+        self.say("\n".join(lines))
+
+
+def replace_settings(settings: Settings, **changes) -> Settings:  # noqa: ANN003
+    """A copy of frozen settings with some values changed (validated again)."""
+    return type(settings)(**{**settings.model_dump(), **changes})
+
