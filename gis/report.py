@@ -15,7 +15,6 @@ import base64
 import html
 import logging
 import re
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Sequence

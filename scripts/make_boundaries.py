@@ -35,16 +35,16 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import unicodedata
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import shapely
-from shapely import MultiPoint, Point, Polygon, box
+from shapely import MultiPoint, Point, box
 from shapely.affinity import rotate, scale
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from gis.boundaries import slug  # noqa: E402
 from gis.grid import to_lonlat, to_utm  # noqa: E402
 
 OUTLINE_BUFFER_M = 1500.0
@@ -61,17 +61,6 @@ PROVINCES = {
 #: centroid are flagged ``central`` — the old inner city.
 TH_CENTRE = (105.7766, 19.8075)
 TH_CENTRAL_COUNT = 12
-
-
-def slug(text: str) -> str:
-    """ASCII slug of a Vietnamese name: 'Phường Dương Đông' → 'duong-dong' (type dropped)."""
-    for prefix in ("Phường ", "Xã ", "Thị trấn "):
-        if text.startswith(prefix):
-            text = text[len(prefix):]
-    text = text.replace("Đ", "D").replace("đ", "d")
-    text = unicodedata.normalize("NFD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return "-".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
 
 
 def utm_geom(geom):
