@@ -82,12 +82,19 @@ def camera_fovs(cameras: Iterable[dict], frame_size: tuple[int, int] = (1920, 10
     for cam in cameras:
         h = cam.get("homography")
         if h:
-            hom = h if isinstance(h, Homography) else Homography.from_json(h)
-            out.append(fov_from_homography(hom, *frame_size, (cam["lon"], cam["lat"]),
-                                           cam.get("range_m") or 150.0))
-        else:
-            out.append(fov_polygon(cam["lon"], cam["lat"], cam.get("heading_deg") or 0.0,
-                                   cam.get("fov_deg") or 90.0, cam.get("range_m") or 100.0))
+            try:
+                hom = h if isinstance(h, Homography) else Homography.from_json(h)
+                fov = fov_from_homography(hom, *frame_size, (cam["lon"], cam["lat"]),
+                                          cam.get("range_m") or 150.0)
+            except ValueError as exc:  # a broken calibration must not hide the camera
+                log.warning("camera %s: homography footprint unusable (%s); using its "
+                            "heading/angle sector", cam.get("id"), exc)
+            else:
+                if not fov.is_empty:
+                    out.append(fov)
+                    continue
+        out.append(fov_polygon(cam["lon"], cam["lat"], cam.get("heading_deg") or 0.0,
+                               cam.get("fov_deg") or 90.0, cam.get("range_m") or 100.0))
     return out
 
 

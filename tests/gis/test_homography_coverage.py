@@ -9,8 +9,8 @@ import shapely
 from shapely import Point, Polygon, box
 
 from gis import grid
-from gis.coverage import (coverage_by_area, coverage_union, fov_from_homography, fov_polygon,
-                          fov_polygon_utm)
+from gis.coverage import (camera_fovs, coverage_by_area, coverage_union, fov_from_homography,
+                          fov_polygon, fov_polygon_utm)
 from gis.homography import DegenerateHomography, Homography
 
 # A synthetic pinhole camera 8 m above the Dương Đông night market, looking north-east.
@@ -198,3 +198,21 @@ def test_frame_with_horizon_is_clipped_to_the_ground():
     assert cut.area < np.pi * 100**2 / 2 and cut.area > 1000
     _, area = hom.image_polygon_to_ground(box(0, 600, W, H))
     assert 100 < area < 1e5
+
+
+def test_camera_fovs_use_homography_or_fall_back(hom, caplog):
+    good = {"id": "a", "lon": ORIGIN[0], "lat": ORIGIN[1], "range_m": 60,
+            "homography": hom.to_json()}
+    # a calibration that sees only sky for this frame: falls back to the sector
+    sky = dict(hom.to_json())
+    flipped = np.array(sky["matrix"], dtype=float)
+    flipped[2] = -flipped[2]
+    sky["matrix"] = flipped.tolist()
+    broken = {"id": "b", "lon": ORIGIN[0], "lat": ORIGIN[1], "heading_deg": 90, "fov_deg": 60,
+              "range_m": 50, "homography": sky}
+    plain = {"id": "c", "lon": ORIGIN[0], "lat": ORIGIN[1], "heading_deg": 90, "fov_deg": 60,
+             "range_m": 50, "homography": None}
+    fovs = camera_fovs([good, broken, plain])
+    assert fovs[0].equals(fov_from_homography(hom, 1920, 1080, ORIGIN, 60))
+    assert fovs[1].equals(fovs[2])
+    assert "camera b: homography footprint unusable" in caplog.text
