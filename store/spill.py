@@ -33,6 +33,7 @@ class SpillQueue:
         self._segments: deque[tuple[Path, int, bool]] = deque()  # (file, events, ours)
         self.events = 0  # events in segments not yet taken
         self._adopted_files = 0
+        self._pushed = 0
 
     def adopt_orphans(self) -> int:
         """Take over the segments of dead writers (before our own); returns their events."""
@@ -73,12 +74,13 @@ class SpillQueue:
         with open(path, "rb") as f:
             return pickle.load(f)
 
-    def push(self, chunks: list[tuple[str, list[Any]]], first_seq: int) -> None:
+    def push(self, chunks: list[tuple[str, list[Any]]]) -> None:
         """Append chunks (oldest first) as one new segment."""
         count = sum(len(events) for _, events in chunks)
         if not count:
             return
-        path = self.directory / f"{self.tag}-{first_seq:015d}.spill"
+        self._pushed += 1
+        path = self.directory / f"{self.tag}-{self._pushed:015d}.spill"
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as f:
             pickle.dump(chunks, f, protocol=pickle.HIGHEST_PROTOCOL)

@@ -291,7 +291,7 @@ class EventWriter:
             n = min(excess, self.max_batch)
             chunks.append((uuid.uuid4().hex, [self._pending.popleft() for _ in range(n)]))
             excess -= n
-        self._spill.push(chunks, self._done + self._inflight_ours)
+        self._spill.push(chunks)
         moved = sum(len(e) for _, e in chunks)
         self._stats.spilled += moved
         log.warning("database unreachable: %d events spilled to %s", moved,
@@ -306,7 +306,7 @@ class EventWriter:
         rest = list(self._pending)
         self._pending.clear()
         if rest:
-            self._spill.push([(uuid.uuid4().hex, rest)], self._accepted)
+            self._spill.push([(uuid.uuid4().hex, rest)])
         self._inflight = []
         self._inflight_ours = 0
         if self._spill.events:
