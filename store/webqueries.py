@@ -1,5 +1,6 @@
 """Reads the map application needs beyond ``store.readers``: cameras and areas as
-GeoJSON, camera health, crowd samples, ward counts and series, event pages.
+GeoJSON, crowd samples, ward counts and series, and event pages joined
+with their alert state (keyset on id, the API's ``before`` cursor).
 
 Every function takes a psycopg connection and returns plain JSON-ready values or
 GeoEvents; ward scope is a ``wards`` argument (None = every ward) applied in SQL.
@@ -14,22 +15,12 @@ from typing import Any, Sequence
 import psycopg
 from psycopg import sql
 
-from store.model import EVENT_KINDS, Evidence, GeoEvent, Severity
+from store.model import EVENT_KINDS, GeoEvent
+from store.readers import event_from_row
 
 EVENT_COLUMNS = ("id, ts, camera_id, kind, severity, lon, lat, ward_id, zone_id, track_id, "
                  "value, attributes, evidence_path, evidence_sha256")
 _BUCKETS = {"15min": "15 minutes", "hour": "1 hour", "day": "1 day"}
-
-
-def event_from_row(row: Sequence[Any]) -> GeoEvent:
-    """A stored GeoEvent from a row of ``EVENT_COLUMNS``."""
-    (id_, ts, camera_id, kind, severity, lon, lat, ward_id, zone_id, track_id, value,
-     attributes, evidence_path, evidence_sha256) = row
-    return GeoEvent(ts=ts, camera_id=camera_id, kind=kind, lon=lon, lat=lat,
-                    severity=Severity(severity), ward_id=ward_id, zone_id=zone_id,
-                    track_id=track_id, value=value, attributes=attributes or {},
-                    evidence=Evidence(evidence_path, evidence_sha256 or "")
-                    if evidence_path else None, id=id_)
 
 
 def _scope(column: str, wards: frozenset[str] | None) -> tuple[sql.Composable, list[Any]]:
@@ -70,22 +61,6 @@ def camera_feature(conn: psycopg.Connection, camera_id: str) -> dict[str, Any] |
         sql.SQL(", ").join(map(sql.Identifier, _CAMERA_COLUMNS)))
     row = conn.execute(query, (camera_id,)).fetchone()
     return None if row is None else _camera_feature(row)
-
-
-def camera_health(conn: psycopg.Connection,
-                  wards: frozenset[str] | None = None) -> list[dict[str, Any]]:
-    """Each camera's status and latest heartbeat."""
-    where, params = _scope("c.ward_id", wards)
-    query = sql.SQL(
-        "SELECT c.id, c.name, c.status, c.ward_id, h.ts, h.fps, h.frames_read, "
-        "h.frames_dropped, h.detail FROM cameras c LEFT JOIN LATERAL ("
-        " SELECT ts, fps, frames_read, frames_dropped, detail FROM camera_heartbeats"
-        " WHERE camera_id = c.id ORDER BY ts DESC LIMIT 1) h ON true WHERE {} ORDER BY c.id"
-    ).format(where)
-    return [{"camera_id": r[0], "name": r[1], "status": r[2], "ward_id": r[3],
-             "last_seen": r[4].isoformat() if r[4] else None, "fps": r[5],
-             "frames_read": r[6], "frames_dropped": r[7], "detail": r[8] or {}}
-            for r in conn.execute(query, params).fetchall()]
 
 
 def latest_evidence(conn: psycopg.Connection, camera_id: str) -> GeoEvent | None:
@@ -220,20 +195,6 @@ def ward_series(conn: psycopg.Connection, ward_id: str, since: datetime, until: 
         "AND (cardinality(%s::text[]) = 0 OR kind = ANY(%s)) GROUP BY 1, 2 ORDER BY 1, 2",
         (_BUCKETS[bucket], ward_id, since, until, list(kinds), list(kinds))).fetchall()
     return [{"t": t.isoformat(), "kind": k, "n": n} for t, k, n in rows]
-
-
-def incident_cells(conn: psycopg.Connection, since: datetime, until: datetime,
-                   wards: frozenset[str] | None, kinds: Sequence[str],
-                   ward_ids: Sequence[str] = ()) -> list[tuple[int, int, float | None]]:
-    """(cell_id, n, value_max) per grid cell from the rollups."""
-    scope, params = _scope("ward_id", wards)
-    query = sql.SQL(
-        "SELECT cell_id, sum(n)::bigint, max(value_max) FROM heatmap_rollup "
-        "WHERE bucket >= %s AND bucket < %s AND cell_id IS NOT NULL AND kind = ANY(%s) AND {} "
-        "AND (cardinality(%s::text[]) = 0 OR ward_id = ANY(%s)) GROUP BY 1 ORDER BY 1"
-    ).format(scope)
-    return conn.execute(query, [since, until, list(kinds), *params, list(ward_ids),
-                                list(ward_ids)]).fetchall()
 
 
 def crowd_samples(conn: psycopg.Connection, minutes: int,

@@ -40,11 +40,13 @@ def bench() -> None:
 from store.cli import db_group, store_bench  # noqa: E402
 from webapp.demo.command import demo_command  # noqa: E402
 from webapp.gis_cli import gis_group, report_group  # noqa: E402
+from webapp.commands import serve_command, web_bench  # noqa: E402
 
 main.add_command(db_group)
 main.add_command(demo_command)
 main.add_command(gis_group), main.add_command(report_group)
 bench.add_command(store_bench)
+main.add_command(serve_command), bench.add_command(web_bench)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -28,10 +28,10 @@ for unscoped users (admin, operator, planner, wall), ``ward:<id>`` for a command
 ward, ``ward:<a>+<b>`` for several — so each batch reaches each client as one message in
 id order. Events without a ward go to ``wards:all`` only.
 
-Throughput: a reader thread iterates :class:`store.listener.EventListener` (one NOTIFY
-per committed batch) into a queue; the emitter drains everything queued (≤ 500 events),
+Throughput: :class:`store.listener.EventListener` wakes on the writer's one NOTIFY per
+committed batch and hands over every event committed since (id order); the pump
 drops ``crowd_sample`` events for cameras that sent one less than ``CROWD_THROTTLE_S``
-ago, and emits one message per active room; python-socketio encodes each message once
+ago, and emits one message per active room (≤ 500 events each); python-socketio encodes each message once
 for all the room's clients.
 
 Async mode: ``threading`` with simple-websocket on Werkzeug's threaded server (see
@@ -44,7 +44,6 @@ application"); the choice holds the p99 ≤ 250 ms goal there.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from typing import Any, Iterable
@@ -60,7 +59,6 @@ log = logging.getLogger(__name__)
 
 NOT_REPLAYED = frozenset({"crowd_sample"})
 BATCH_MAX = 500
-_STOP = object()
 
 
 def scope_room(principal: Principal) -> str:
@@ -77,45 +75,36 @@ def _in_scope(event_ward: str | None, wards: frozenset[str] | None) -> bool:
 class EventPump:
     """Reads committed events from the store's listener and emits them to rooms."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, server: Any) -> None:
         self.app = app
+        self.server = server              # this app's python-socketio Server
         self.lock = threading.Lock()      # held while emitting and while a client joins
         self.watermark = 0                # id of the last event handled live
         self.rooms: dict[str, frozenset[str] | None] = {}
         self.members: dict[str, int] = {}
         self.clients: dict[str, tuple[Principal, str | None]] = {}
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self._stop = threading.Event()
-        self._ready = threading.Event()
         self._listener: Any = None
         self._last_crowd: dict[str, float] = {}
-        self._threads: list[threading.Thread] = []
         self.stats = {"events": 0, "emitted_messages": 0, "throttled": 0}
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the reader and emitter threads; return once listening."""
+        """Listen from the current last event id on, in the listener's thread."""
+        from store.listener import EventListener
         self.watermark = self._last_id()
-        for target, name in ((self._read, "vigil-listen"), (self._emit_loop, "vigil-emit")):
-            thread = threading.Thread(target=target, name=name, daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        if not self._ready.wait(15):
-            log.error("the event listener did not start within 15 s")
+        self._listener = EventListener(self.app.config["DATABASE_URL"],
+                                       after_id=self.watermark,
+                                       poll_s=float(self.app.config.get("LISTENER_POLL_S", 5.0)))
+        self._listener.run_in_thread(self._on_events)
 
     def stop(self) -> None:
-        """Stop listening and emitting."""
-        self._stop.set()
-        listener = self._listener
-        if listener is not None:
-            try:
-                listener.close()
-            except Exception:  # noqa: BLE001 - closing from another thread, best effort
-                log.debug("listener close", exc_info=True)
-        self._queue.put(_STOP)
-        for thread in self._threads:
-            thread.join(timeout=10)
+        """Stop listening and drop every client's connection as a process exit would
+        (no close packet), so clients reconnect and resubscribe to the next server."""
+        if self._listener is not None:
+            self._listener.close()
+        for sock in list(self.server.eio.sockets.values()):
+            sock.close(wait=False, abort=True)
 
     def _last_id(self) -> int:
         from store.readers import last_event_id
@@ -123,46 +112,10 @@ class EventPump:
         with get_pool(self.app).connection() as conn:
             return last_event_id(conn)
 
-    def _read(self) -> None:
-        from store.listener import EventListener
-        after = self.watermark
-        while not self._stop.is_set():
-            try:
-                self._listener = EventListener(self.app.config["DATABASE_URL"], after_id=after)
-                with self._listener as listener:
-                    self._ready.set()
-                    for event in listener:
-                        after = max(after, event.id or after)
-                        self._queue.put(event)
-                        if self._stop.is_set():
-                            break
-            except Exception:  # noqa: BLE001 - keep the wall alive; reconnect below
-                if self._stop.is_set():
-                    break
-                log.exception("event listener failed; reconnecting after id %s", after)
-                self._stop.wait(1.0)
-        self._ready.set()
-
-    def _emit_loop(self) -> None:
+    def _on_events(self, events: list[GeoEvent]) -> None:
         throttle = float(self.app.config["CROWD_THROTTLE_S"])
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            batch = [item]
-            while len(batch) < BATCH_MAX:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    self._emit(batch, throttle)
-                    return
-                batch.append(item)
-            try:
-                self._emit(batch, throttle)
-            except Exception:  # noqa: BLE001 - one bad batch must not stop the wall
-                log.exception("emitting %d events failed", len(batch))
+        for i in range(0, len(events), BATCH_MAX):
+            self._emit(events[i:i + BATCH_MAX], throttle)
 
     # -- emission -----------------------------------------------------------------------
 
@@ -187,7 +140,7 @@ class EventPump:
             for room, wards in list(self.rooms.items()):
                 chosen = [doc for ward, doc in events if _in_scope(ward, wards)]
                 if chosen:
-                    socketio.emit("geo_events", {"replay": False, "events": chosen}, to=room)
+                    self.server.emit("geo_events", {"replay": False, "events": chosen}, to=room)
                     self.stats["emitted_messages"] += 1
             self.watermark = max(self.watermark, max(e.id or 0 for e in batch))
             self.stats["events"] += len(batch)
@@ -197,13 +150,12 @@ class EventPump:
         with self.lock:
             for room, wards in list(self.rooms.items()):
                 if _in_scope(ward_id, wards):
-                    socketio.emit(name, payload, to=room)
+                    self.server.emit(name, payload, to=room)
 
     # -- clients --------------------------------------------------------------------------
 
     def subscribe(self, sid: str, principal: Principal, after_id: int | None) -> dict[str, Any]:
         """Replay what ``sid`` missed after ``after_id``, then join its room (see module doc)."""
-        from store.readers import events_since
         from webapp.db import get_pool
         room = scope_room(principal)
         limit = int(self.app.config["REPLAY_LIMIT"])
@@ -241,8 +193,8 @@ class EventPump:
             after = min(max(e.id or 0 for e in events), until)
             if chosen:
                 for i in range(0, len(chosen), BATCH_MAX):
-                    socketio.emit("geo_events", {"replay": True,
-                                                 "events": chosen[i:i + BATCH_MAX]}, to=sid)
+                    self.server.emit("geo_events", {"replay": True,
+                                                    "events": chosen[i:i + BATCH_MAX]}, to=sid)
                 sent += len(chosen)
         return max(after, until), sent
 
@@ -250,7 +202,7 @@ class EventPump:
         old = self.clients.get(sid)
         if old is not None and old[1] is not None:
             self._leave_locked(sid)
-        socketio.server.enter_room(sid, room, namespace="/")
+        self.server.enter_room(sid, room, namespace="/")
         self.rooms[room] = principal.wards
         self.members[room] = self.members.get(room, 0) + 1
         self.clients[sid] = (principal, room)
@@ -328,7 +280,7 @@ def init_app(app: Flask) -> None:
     """Start the event pump when the app has a database and REALTIME is on."""
     if not app.config["REALTIME"]:
         return
-    p = EventPump(app)
+    p = EventPump(app, socketio.server)
     app.extensions["vigil_pump"] = p
     p.start()
 

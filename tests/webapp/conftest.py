@@ -5,18 +5,16 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from store.settings import load_settings
 from webapp import create_app, db, realtime
+from webapp.server import WebServer
 
 from web_testing import PASSWORD, USERS, WALL_TOKEN  # noqa: E402
 
@@ -71,41 +69,15 @@ def login() -> Callable[[FlaskClient, str], str]:
     return sign_in
 
 
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """The app served by Werkzeug's threaded server (as ``vigil serve`` does) in a thread."""
-
-    def __init__(self, app: Flask, port: int | None = None) -> None:
-        self.app = app
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server: BaseWSGIServer = make_server("127.0.0.1", self.port, app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        """Stop serving, the pump and the pool."""
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
-        realtime.shutdown(self.app)
-        db.close_pool(self.app)
-
-
 @pytest.fixture
-def live_server(make_app: Callable[..., Flask], db_url: str) -> Iterator[Callable[..., LiveServer]]:
-    """``live_server(port=None)`` starts the app with its event pump on ``db_url``."""
-    servers: list[LiveServer] = []
+def live_server(make_app: Callable[..., Flask], db_url: str) -> Iterator[Callable[..., WebServer]]:
+    """``live_server(port=0)`` serves the app with its event pump on ``db_url`` in a
+    thread on 127.0.0.1, exactly as ``vigil serve`` does."""
+    servers: list[WebServer] = []
 
-    def start(port: int | None = None, **config: Any) -> LiveServer:
-        server = LiveServer(make_app(db_url, REALTIME=True, **config), port)
-        servers.append(server)
+    def start(port: int = 0, **config: Any) -> WebServer:
+        server = WebServer(make_app(db_url, REALTIME=True, **config), "127.0.0.1", port)
+        servers.append(server.start())
         return server
 
     yield start

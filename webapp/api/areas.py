@@ -8,6 +8,7 @@ from flask import Response, request
 from gis.grid import CELL_SIZE_M, cell_center
 from store import webqueries as q
 from store.model import EVENT_KINDS
+from store.readers import heatmap_cells
 from webapp.access import allow, require, require_ward
 from webapp.api import bp
 from webapp.errors import ApiError
@@ -73,19 +74,20 @@ def ward_series(ward_id: str) -> Response:
 @bp.get("/heatmap/incidents")
 @allow("view")
 def incident_heatmap() -> Response:
-    """Alert counts per 250 m grid cell over the window (default: the last 24 hours)."""
+    """Alert counts per 250 m grid cell over the window (default: the last 24 hours);
+    rollups plus the events not yet rolled up, so the wall is never stale."""
     principal = require("view")
     since, until = window(default_hours=24)
     kinds = choice_list("kind", EVENT_KINDS) or ALERT_KINDS
-    rows = q.incident_cells(get_db(), since, until, principal.wards, kinds,
-                            choice_list("ward"))
+    wanted = choice_list("ward") or None
+    if principal.wards is not None:
+        wanted = sorted(principal.wards & set(wanted)) if wanted else sorted(principal.wards)
+    rows = heatmap_cells(get_db(), since, until, kinds=kinds, ward_ids=wanted)
     cells = []
     if rows:
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        lon, lat = cell_center(ids)
-        cells = [{"cell_id": int(cid), "lon": round(float(x), 6), "lat": round(float(y), 6),
-                  "n": int(n), "value_max": vmax}
-                 for (cid, n, vmax), x, y in zip(rows, lon, lat)]
+        lon, lat = cell_center(np.array([r.cell_id for r in rows], dtype=np.int64))
+        cells = [{"cell_id": r.cell_id, "lon": round(float(x), 6), "lat": round(float(y), 6),
+                  "n": r.n, "value_max": r.value_max} for r, x, y in zip(rows, lon, lat)]
     return {"since": since.isoformat(), "until": until.isoformat(),
             "cell_size_m": CELL_SIZE_M, "cells": cells}
 

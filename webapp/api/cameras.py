@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from flask import Response, url_for
 
 from store import webqueries as q
+from store.readers import camera_status
 from webapp.access import allow, require, require_ward
 from webapp.api import bp
 from webapp.errors import ApiError
@@ -37,7 +38,14 @@ def cameras() -> Response:
 def camera_health() -> Response:
     """Status and the latest heartbeat of each camera in scope."""
     principal = require("view")
-    return {"cameras": q.camera_health(get_db(), principal.wards)}
+    rows = [r for r in camera_status(get_db()) if principal.sees_ward(r.ward_id)]
+    return {"cameras": [{
+        "camera_id": r.camera_id, "name": r.name, "status": r.status, "enabled": r.enabled,
+        "ward_id": r.ward_id, "heartbeat_status": r.heartbeat_status, "fps": r.fps,
+        "frames_dropped": r.frames_dropped,
+        "heartbeat_at": r.heartbeat_at.isoformat() if r.heartbeat_at else None,
+        "last_event_at": r.last_event_at.isoformat() if r.last_event_at else None,
+    } for r in rows]}
 
 
 def _camera(camera_id: str) -> dict:

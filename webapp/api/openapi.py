@@ -225,11 +225,12 @@ def _schemas() -> dict[str, Any]:
                 "event_id": _INT, "ts": _TIME, "kind": _STR, "url": _STR}},
             "timeline": {"type": "array", "items": _ref("Event")}}},
         "CameraHealth": {"type": "object", "properties": {
-            "camera_id": _STR, "name": _STR, "status": _STR, "ward_id": nullable_str,
-            "last_seen": {"type": ["string", "null"], "format": "date-time"},
+            "camera_id": _STR, "name": _STR, "status": _STR, "enabled": {"type": "boolean"},
+            "ward_id": nullable_str, "heartbeat_status": nullable_str,
+            "heartbeat_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_event_at": {"type": ["string", "null"], "format": "date-time"},
             "fps": {"type": ["number", "null"]},
-            "frames_read": {"type": ["integer", "null"]},
-            "frames_dropped": {"type": ["integer", "null"]}, "detail": {"type": "object"}}},
+            "frames_dropped": {"type": ["integer", "null"]}}},
         "HeatmapCells": {"type": "object", "properties": {
             "since": _TIME, "until": _TIME, "cell_size_m": {"type": "number"},
             "cells": {"type": "array", "items": {"type": "object", "properties": {
