@@ -1,0 +1,147 @@
+"""Readers, rollups and retention on both layouts (partitions / hypertable)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from store.maintenance import apply_retention, maintain, refresh_rollups
+from store.readers import (EventQuery, camera_status, find_events, heatmap_cells,
+                           last_event_id, ward_series)
+from store.registry import Heartbeat, list_cameras, record_heartbeat, upsert_cameras
+from store.writer import EventWriter
+from tests.store.helpers import CAMERAS, LAT, LON, event
+
+KINDS = ("person_count", "crowd_sample", "intrusion")
+
+
+@pytest.fixture
+def filled(db_url, settings, conn):
+    """600 events over 4 cameras, 3 kinds, 2 wards, the last 2.5 hours."""
+    upsert_cameras(conn, CAMERAS, tag=False)
+    conn.commit()
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    sent = [event(0, camera=f"cam-{i % 4}", kind=KINDS[i % 3], track_id=i,
+                  ts=now - timedelta(seconds=15 * i), ward_id=("w1", "w2")[i % 2],
+                  lon=LON + 0.004 * (i % 4), lat=LAT, value=float(i % 10))
+            for i in range(600)]
+    with EventWriter(db_url, settings) as w:
+        w.submit_many(sent)
+        assert w.flush(20)
+    return sent, now
+
+
+def test_find_events_filters_and_pages(filled, conn):
+    sent, now = filled
+    q = EventQuery(start=now - timedelta(hours=1), end=now + timedelta(seconds=1),
+                   ward_ids=["w1"], kinds=["intrusion", "person_count"], limit=37)
+    want = sorted((e for e in sent if q.start <= e.ts < q.end and e.ward_id == "w1"
+                   and e.kind in q.kinds), key=lambda e: e.ts, reverse=True)
+    seen, pages = [], 0
+    while True:
+        page = find_events(conn, q)
+        seen += page.events
+        pages += 1
+        if page.next is None:
+            break
+        q = EventQuery(**{**q.__dict__, "after": page.next})
+    assert [e.track_id for e in seen] == [e.track_id for e in want]
+    assert pages == len(want) // 37 + 1
+    box = find_events(conn, EventQuery(bbox=(LON + 0.003, LAT - 0.01, LON + 0.005, LAT + 0.01),
+                                       limit=1000)).events
+    assert {e.camera_id for e in box} == {"cam-1"}
+    alerts = find_events(conn, EventQuery(alerts_only=True, limit=1000)).events
+    assert {e.kind for e in alerts} == {"intrusion"}
+
+
+def test_heatmap_from_rollups_and_tail(filled, conn):
+    sent, now = filled
+    start, end = now - timedelta(hours=3), now + timedelta(minutes=1)
+    before = heatmap_cells(conn, start, end)  # nothing rolled up yet: all from the tail
+    assert sum(c.n for c in before) == 600
+    assert refresh_rollups(conn) == 600
+    assert refresh_rollups(conn) == 0
+    after = heatmap_cells(conn, start, end)
+    assert after == before
+    assert len(after) == len({e.lon for e in sent})  # one cell per camera here
+    crowd = heatmap_cells(conn, start, end, kinds=["crowd_sample"], ward_ids=["w2"])
+    want = [e for e in sent if e.kind == "crowd_sample" and e.ward_id == "w2"]
+    assert sum(c.n for c in crowd) == len(want)
+    assert max(c.value_max for c in crowd) == max(e.value for e in want)
+    assert sum(c.value_sum for c in crowd) == sum(e.value for e in want)
+
+
+def test_ward_series(filled, conn):
+    sent, now = filled
+    refresh_rollups(conn)
+    pts = ward_series(conn, now - timedelta(hours=3), now + timedelta(minutes=1),
+                      bucket=timedelta(hours=1), ward_ids=["w1"])
+    assert {p.ward_id for p in pts} == {"w1"}
+    assert sum(p.n for p in pts) == sum(1 for e in sent if e.ward_id == "w1")
+    with pytest.raises(ValueError, match="15 minutes"):
+        ward_series(conn, now, now, bucket=timedelta(minutes=10))
+
+
+def test_watermark_misses_nothing_with_concurrent_writers(db_url, settings, conn):
+    upsert_cameras(conn, CAMERAS, tag=False)
+    conn.commit()
+    stop = threading.Event()
+    folded = []
+
+    def refresher():
+        from store.db import connect
+        with connect(db_url, autocommit=True) as c:
+            while not stop.is_set():
+                folded.append(refresh_rollups(c))
+
+    r = threading.Thread(target=refresher)
+    r.start()
+    writers = [EventWriter(db_url, settings) for _ in range(3)]
+    threads = [threading.Thread(target=lambda w=w, k=k: [w.submit(event(i % 3000, track_id=k))
+                                                          for i in range(2000)])
+               for k, w in enumerate(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for w in writers:
+        assert w.flush(30)
+        w.close()
+    stop.set()
+    r.join()
+    folded.append(refresh_rollups(conn))
+    total = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    rolled = conn.execute("SELECT sum(n) FROM heatmap_rollup").fetchone()[0]
+    assert total == rolled == sum(folded) == 6000
+
+
+def test_camera_status_and_heartbeats(filled, conn):
+    record_heartbeat(conn, Heartbeat("cam-1", "online", fps=12.5, frames_read=100,
+                                     frames_dropped=2))
+    record_heartbeat(conn, Heartbeat("cam-2", "offline"))
+    conn.commit()
+    status = {s.camera_id: s for s in camera_status(conn)}
+    assert status["cam-1"].status == "online" and status["cam-1"].fps == 12.5
+    assert status["cam-2"].status == "offline" and status["cam-2"].heartbeat_status == "offline"
+    assert status["cam-0"].heartbeat_at is None and status["cam-0"].last_event_at is not None
+    assert [c.id for c in list_cameras(conn)] == [c.id for c in CAMERAS]
+
+
+def test_retention_drops_old_days(db_url, settings, conn):
+    upsert_cameras(conn, CAMERAS, tag=False)
+    conn.commit()
+    now = datetime.now(timezone.utc)
+    with EventWriter(db_url, settings) as w:
+        w.submit_many(event(0, ts=now - timedelta(days=d), track_id=d) for d in (1, 50, 100, 120))
+        assert w.flush(10)
+    refresh_rollups(conn)
+    assert apply_retention(conn, 90) >= 2
+    kept = [r[0] for r in conn.execute("SELECT track_id FROM events ORDER BY track_id")]
+    assert kept == [1, 50]
+    oldest = conn.execute("SELECT min(bucket) FROM heatmap_rollup").fetchone()[0]
+    assert oldest > now - timedelta(days=91)
+    result = maintain(conn, settings)
+    assert result.rolled_up == 0 and result.dropped == 0
+    assert last_event_id(conn) == 2  # the highest id still stored
