@@ -238,3 +238,21 @@ def test_demo_without_workers_stops_by_itself_after_duration(state_dir):
     finally:
         again.stop()
     assert _processes_mentioning(str(state)) == []
+
+
+def test_thanh_hoa_demo_serves_2300_cameras(state_dir):
+    demo = DemoProcess(state_dir, "--province", "thanh-hoa", "--no-workers",
+                       "--history-hours", "1", "--duration", "15")
+    try:
+        browser, _ = _sign_in(demo)
+        features = browser.json("/api/v1/cameras")["features"]
+        kinds = {}
+        for f in features:
+            kinds[f["properties"]["kind"]] = kinds.get(f["properties"]["kind"], 0) + 1
+        assert len(features) == 2320
+        assert kinds == {"ai": 1100, "legacy": 1000, "traffic": 220}
+        code = demo.proc.wait(180)
+    finally:
+        demo.stop()
+    assert code == 0, demo.output
+    assert _processes_mentioning(str(state_dir)) == []

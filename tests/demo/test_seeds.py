@@ -127,3 +127,14 @@ def test_thanh_hoa_refuses_too_small_an_area():
 def test_bad_camera_kind_is_refused():
     with pytest.raises(ValueError, match="kind='ptz'"):
         seeds.CameraSeed("x", "x", "ptz", 104.0, 10.2, 0, 90, 50)
+
+
+def test_thanh_hoa_has_calibrated_cameras_near_its_squares_and_markets():
+    wards, zones = load_shipped("thanh-hoa")
+    cams = seeds.thanh_hoa_from_frame(wards, zones)
+    calibrated = [c for c in cams if c.homography is not None]
+    assert 1 <= len(calibrated) <= 3
+    assert all(c.kind == "ai" and c.config["rules"] for c in calibrated)
+    # the rest is unchanged by the calibration
+    plain = seeds.thanh_hoa_from_frame(wards)
+    assert [c.id for c in cams] == [c.id for c in plain]

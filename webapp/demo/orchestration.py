@@ -83,11 +83,11 @@ def sample_clip(media_dir: Path, candidates: Sequence[Path] = SAMPLE_CLIP_PATHS)
                       "or run with --no-workers")
 
 
-def camera_seeds(province: str, wards) -> list[seeds.CameraSeed]:  # noqa: ANN001
+def camera_seeds(province: str, wards, zones) -> list[seeds.CameraSeed]:  # noqa: ANN001
     """The province's demo cameras."""
     if province == "phu-quoc":
         return seeds.phu_quoc_cameras()
-    return seeds.thanh_hoa_from_frame(wards)
+    return seeds.thanh_hoa_from_frame(wards, zones)
 
 
 def simulated_cameras(cameras, zone_kinds: dict[str, str], province: str,  # noqa: ANN001
@@ -218,7 +218,8 @@ class Demo:
                 simulated_cameras(sim_cams, zone_kinds, opts.province), seed=opts.seed,
                 rate_scale=opts.rate_scale,
                 crowd_sample_s=60.0 if len(sim_cams) < 500 else 300.0)
-            started = self._backfill(url, writer, cameras, zone_kinds)
+            started = self._backfill(url, writer, simulator,
+                                     simulated_cameras(real_cams, zone_kinds, opts.province))
             if self.stop_event.is_set():
                 return self._stopping()
             if real_cams:
@@ -258,7 +259,7 @@ class Demo:
         opts = self.options
         migrate.upgrade(url)
         wards, zones = load_shipped(opts.province)
-        seeds_ = camera_seeds(opts.province, wards)
+        seeds_ = camera_seeds(opts.province, wards, zones)
         clip = None
         if opts.workers:
             clip = sample_clip(self.settings.state_dir / "media")
@@ -302,8 +303,14 @@ class Demo:
                 self.say(f"vigil demo: event writer flushed and closed ({st.stored} stored, "
                          f"{st.rejected} rejected, {st.overflowed} overflowed)")
 
-    def _backfill(self, url: str, writer, cameras, zone_kinds) -> datetime:  # noqa: ANN001
-        """Simulated history for every camera up to now (only the gap since the last run)."""
+    def _backfill(self, url: str, writer, simulator: EventSimulator,  # noqa: ANN001
+                  real: list[SimulatedCamera]) -> datetime:
+        """Simulated history up to now (only the gap since the last run), rollups refreshed.
+
+        The live simulator writes the history of its own cameras, so outages still under
+        way at the end carry on live; the cameras real workers analyse get their (equally
+        simulated) past from a second simulator.
+        """
         from store.db import connect
         opts = self.options
         now = datetime.now(timezone.utc)
@@ -315,21 +322,33 @@ class Demo:
             start = row[0] + timedelta(microseconds=1)
         if start >= now or opts.history_hours <= 0:
             return now
-        history = EventSimulator(
-            simulated_cameras(cameras, zone_kinds, opts.province), seed=opts.seed + 1,
-            rate_scale=opts.rate_scale,
-            crowd_sample_s=120.0 if len(cameras) < 500 else 900.0, count_sample_s=900.0)
         t0 = time.perf_counter()
+        big = len(simulator.cameras) >= 500
+        live_rates = simulator.crowd_sample_s, simulator.count_sample_s
+        simulator.crowd_sample_s, simulator.count_sample_s = (900.0 if big else 120.0), 900.0
+        streams = [simulator.events_between(start, now, step_s=300.0)]
+        if real:
+            streams.append(EventSimulator(real, seed=opts.seed + 1, rate_scale=opts.rate_scale,
+                                          crowd_sample_s=120.0, count_sample_s=900.0)
+                           .events_between(start, now, step_s=300.0))
         n = 0
-        batch: list[GeoEvent] = []
-        for event in history.events_between(start, now, step_s=300.0):
-            batch.append(event)
-            if len(batch) >= 5000:
-                n += writer.submit_many(batch)
-                batch = []
-        n += writer.submit_many(batch)
-        writer.flush(timeout=300)
+        statuses: dict[str, str] = {}
+        for stream in streams:
+            batch: list[GeoEvent] = []
+            for event in stream:
+                batch.append(event)
+                if event.kind in _STATUS_OF_KIND:
+                    statuses[event.camera_id] = _STATUS_OF_KIND[event.kind]
+                if len(batch) >= 5000:
+                    n += writer.submit_many(batch)
+                    batch = []
+            n += writer.submit_many(batch)
+        simulator.crowd_sample_s, simulator.count_sample_s = live_rates
+        if not writer.flush(timeout=600):
+            raise DemoError("the history could not be written within 10 minutes")
+        real_ids = {c.id for c in real}
         with connect(url, autocommit=True) as conn:
+            apply_statuses(conn, {k: v for k, v in statuses.items() if k not in real_ids})
             folded = refresh_rollups(conn)
         self.say(f"vigil demo: {n} simulated events of history "
                  f"({(now - start).total_seconds() / 3600:.1f} h) written in "

@@ -16,7 +16,7 @@ cameras at the grid's junctions.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -330,14 +330,41 @@ def thanh_hoa_cameras(wards: Mapping[str, BaseGeometry],
     return seeds
 
 
-def thanh_hoa_from_frame(wards) -> list[CameraSeed]:
-    """Thanh Hóa cameras over a wards GeoDataFrame (``id``, ``name``, optional ``central``)."""
+def thanh_hoa_from_frame(wards, zones=None) -> list[CameraSeed]:  # noqa: ANN001
+    """Thanh Hóa cameras over wards (and zones) GeoDataFrames as :mod:`gis.boundaries` gives.
+
+    The AI camera nearest each square or market zone (at most three) gets the sample
+    clip's homography and rules, so real analytics run in Thanh Hóa as well.
+    """
     geoms = dict(zip(wards["id"].astype(str), wards.geometry))
     names = dict(zip(wards["id"].astype(str), wards["name"].astype(str)))
     central = None
     if "central" in wards.columns and wards["central"].astype(bool).any():
         central = list(wards.loc[wards["central"].astype(bool), "id"].astype(str))
-    return thanh_hoa_cameras(geoms, names, central)
+    cams = thanh_hoa_cameras(geoms, names, central)
+    anchors = [THANH_HOA_CENTRE]
+    if zones is not None and len(zones):
+        busy = zones[zones["kind"].isin(["square", "market"])].sort_values("id")
+        anchors = [(g.centroid.x, g.centroid.y) for g in busy.geometry][:3] or anchors
+    return calibrate_nearest(cams, anchors)
+
+
+def calibrate_nearest(cams: list[CameraSeed], anchors: Sequence[tuple[float, float]]
+                      ) -> list[CameraSeed]:
+    """Give the AI camera nearest each (lon, lat) anchor the sample clip's view and rules."""
+    ai = [i for i, c in enumerate(cams) if c.kind == "ai"]
+    x, y = to_utm(np.array([cams[i].lon for i in ai]), np.array([cams[i].lat for i in ai]))
+    out = list(cams)
+    taken: set[int] = set()
+    for lon, lat in anchors:
+        ax, ay = to_utm(np.array([lon]), np.array([lat]))
+        order = np.argsort(np.hypot(x - ax[0], y - ay[0]), kind="stable")
+        j = next(ai[k] for k in order if ai[k] not in taken)
+        taken.add(j)
+        cam = cams[j]
+        hom = sample_view_homography(cam.lon, cam.lat, cam.heading_deg).to_json()
+        out[j] = replace(cam, homography=hom, config=SAMPLE_VIEW_CONFIG)
+    return out
 
 
 def _ward_of(wards: Mapping[str, BaseGeometry], chosen: list[str], lon: np.ndarray,
