@@ -139,6 +139,24 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _live_events(base: str, token: str, seconds: float) -> list[dict]:
+    """Events a kiosk's Socket.IO connection receives live within ``seconds``."""
+    import socketio
+    got: list[dict] = []
+    client = socketio.Client()
+    client.on("geo_events", lambda data: got.extend(data["events"]))
+    client.connect(base.rstrip("/"), auth={"token": token}, transports=["websocket"])
+    try:
+        ack = client.call("subscribe", {"after_id": None}, timeout=10)
+        assert ack["room"] == "wards:all"
+        deadline = time.monotonic() + seconds
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        client.disconnect()
+    return got
+
+
 def _sign_in(demo: DemoProcess) -> tuple[Browser, str]:
     m = demo.wait_for(r"Map \(commander\):\s+(http://127\.0\.0\.1:(\d+)/)", 240)
     base = m.group(1)
@@ -212,15 +230,19 @@ def test_demo_runs_real_workers_and_simulator_and_stops_cleanly_on_sigint(state_
 
 def test_demo_without_workers_stops_by_itself_after_duration(state_dir):
     state = state_dir
-    demo = DemoProcess(state, "--no-workers", "--history-hours", "1", "--duration", "20",
+    demo = DemoProcess(state, "--no-workers", "--history-hours", "1", "--duration", "40",
                        "--password", "demo-pass-1")
     try:
-        browser, _ = _sign_in(demo)
+        browser, base = _sign_in(demo)
         assert "password demo-pass-1" in demo.output
         health = browser.json("/api/v1/cameras")["features"]
         assert len(health) == 41
         events = browser.json("/api/v1/events?limit=1000")["events"]
         assert events and all(e["attributes"]["simulated"] is True for e in events)
+        # the wall's kiosk token opens a live socket; simulated events arrive on it
+        token = demo.wait_for(r"/wall\?token=(\S+)", 5).group(1)
+        live = _live_events(base, token, seconds=20)
+        assert live and all(e["attributes"]["simulated"] is True for e in live)
         code = demo.proc.wait(120)
     finally:
         demo.stop()
