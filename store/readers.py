@@ -202,15 +202,18 @@ class CameraStatus:
     last_event_at: datetime | None
 
 
-def camera_status(conn: psycopg.Connection) -> list[CameraStatus]:
-    """Every camera with its latest heartbeat and latest event time, by id."""
+def camera_status(conn: psycopg.Connection, recent: timedelta = timedelta(hours=24)
+                  ) -> list[CameraStatus]:
+    """Every camera with its latest heartbeat and its latest event within ``recent``."""
     rows = conn.execute(
-        "SELECT c.id, c.name, c.status, c.enabled, c.ward_id, h.ts, h.status, h.fps,"
-        " h.frames_dropped, (SELECT max(e.ts) FROM events e WHERE e.camera_id = c.id"
-        "  AND e.ts > now() - interval '1 day')"
-        " FROM cameras c LEFT JOIN LATERAL (SELECT ts, status, fps, frames_dropped"
+        "WITH recent AS (SELECT camera_id, max(ts) AS last_ts FROM events"
+        "  WHERE ts > now() - %s GROUP BY camera_id)"
+        " SELECT c.id, c.name, c.status, c.enabled, c.ward_id, h.ts, h.status, h.fps,"
+        " h.frames_dropped, r.last_ts"
+        " FROM cameras c LEFT JOIN recent r ON r.camera_id = c.id"
+        " LEFT JOIN LATERAL (SELECT ts, status, fps, frames_dropped"
         "  FROM camera_heartbeats hb WHERE hb.camera_id = c.id ORDER BY ts DESC LIMIT 1) h"
-        " ON true ORDER BY c.id")
+        " ON true ORDER BY c.id", (recent,))
     return [CameraStatus(*r) for r in rows]
 
 

@@ -1,0 +1,218 @@
+"""``vigil bench store``: writer throughput against raw binary COPY, and heatmap latency.
+
+Runs in a scratch database ``vigil_bench`` on the configured server (embedded by
+default), dropped and re-made each run:
+
+1. writer: ``--writer-events`` GeoEvents (built beforehand) → ``EventWriter.submit`` →
+   flushed and committed; events/s from the first submit to the last commit;
+2. raw COPY: the same rows as ready-made tuples through psycopg's binary COPY;
+3. ``--events`` events over ``--days`` days from ``--cameras`` cameras generated in SQL,
+   rolled up, then ``--queries`` heatmap queries (random 1 h / 24 h / 7 d windows, all
+   kinds, one kind or one ward) timed for p50/p95.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from gis.grid import cell_ids
+from store.copy_events import COPY_COLUMNS
+from store.db import connect, open_database, with_dbname
+from store.maintenance import refresh_rollups
+from store.migrate import ensure_partitions, upgrade
+from store.model import GeoEvent
+from store.readers import heatmap_cells
+from store.registry import Camera, upsert_cameras
+from store.settings import Settings
+from store.writer import EventWriter
+
+BENCH_DB = "vigil_bench"
+# Phú Quốc island, roughly: cameras are spread over it, wards are a 5 × 5 grid.
+WEST, EAST, SOUTH, NORTH = 103.84, 104.08, 10.00, 10.45
+AI_KINDS = ["person_count", "crowd_sample", "intrusion"]
+TRAFFIC_KINDS = ["vehicle_count", "red_light", "plate_read"]
+
+
+def _ward(lon: float, lat: float) -> str:
+    col = min(int((lon - WEST) / (EAST - WEST) * 5), 4)
+    row = min(int((lat - SOUTH) / (NORTH - SOUTH) * 5), 4)
+    return f"bench-w{row}{col}"
+
+
+def _cameras(n: int, rng: random.Random) -> list[Camera]:
+    return [Camera(id=f"bench-{i:04d}", name=f"Bench {i}", kind="traffic" if i % 3 == 0 else "ai",
+                   lon=rng.uniform(WEST, EAST), lat=rng.uniform(SOUTH, NORTH))
+            for i in range(n)]
+
+
+def _positions(cams: list[Camera], rng: random.Random) -> list[tuple]:
+    """Four ground points per camera within ~60 m, with their cells and wards."""
+    pts = [(i, k, c, c.lon + rng.uniform(-6e-4, 6e-4), c.lat + rng.uniform(-6e-4, 6e-4))
+           for i, c in enumerate(cams) for k in range(4)]
+    cells = cell_ids(np.array([p[3] for p in pts]), np.array([p[4] for p in pts]))
+    return [(i, k, c.id, lon, lat, int(cell), _ward(lon, lat),
+             TRAFFIC_KINDS if c.kind == "traffic" else AI_KINDS)
+            for (i, k, c, lon, lat), cell in zip(pts, cells)]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.array(values), q))
+
+
+def _fresh_db(admin_url: str) -> str:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(BENCH_DB)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+    url = with_dbname(admin_url, BENCH_DB)
+    upgrade(url)
+    return url
+
+
+def bench_writer(url: str, settings: Settings, positions: list[tuple], n: int,
+                 echo: Callable[[str], None]) -> tuple[float, float]:
+    """(writer events/s, raw COPY events/s) for the same ``n`` rows."""
+    now = datetime.now(timezone.utc) - timedelta(minutes=30)
+    rng = random.Random(7)
+    events = []
+    for j in range(n):
+        i, k, cam, lon, lat, cell, ward, kinds = positions[rng.randrange(len(positions))]
+        events.append(GeoEvent(ts=now + timedelta(microseconds=j * 1000), camera_id=cam,
+                               kind=kinds[j % 3], lon=lon, lat=lat, ward_id=ward,
+                               track_id=j, value=float(j % 40)))
+    writer = EventWriter(url, settings)
+    t0 = time.perf_counter()
+    submit = writer.submit
+    for e in events:
+        submit(e)
+    ok = writer.flush(600)
+    t_writer = time.perf_counter() - t0
+    stats = writer.stats
+    writer.close()
+    if not ok or stats.stored != n:
+        raise RuntimeError(f"writer stored {stats.stored} of {n} (rejected {stats.rejected})")
+    echo(f"writer: {n:,} events in {t_writer:.2f} s = {n / t_writer:,.0f} events/s "
+         f"({stats.batches} batches)")
+    rows = [(e.ts, e.lon, e.lat, int(e.severity), None, e.camera_id, e.kind, e.ward_id,
+             e.zone_id, e.track_id, e.value, Jsonb({}), None, None) for e in events]
+    cells = cell_ids(np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))
+    rows = [r[:4] + (int(c),) + r[5:] for r, c in zip(rows, cells.tolist())]
+    types = ["timestamptz", "float8", "float8", "int2", "int8", "text", "text", "text",
+             "text", "int8", "float8", "jsonb", "text", "text"]
+    with connect(url) as conn:
+        t0 = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(
+                f"COPY events ({', '.join(COPY_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for r in rows:
+                copy.write_row(r)
+        conn.commit()
+        t_copy = time.perf_counter() - t0
+    echo(f"raw binary COPY: {n:,} rows in {t_copy:.2f} s = {n / t_copy:,.0f} rows/s")
+    echo(f"writer / raw COPY = {t_copy / t_writer:.0%}")
+    return n / t_writer, n / t_copy
+
+
+def generate_events(conn: psycopg.Connection, positions: list[tuple], n: int, days: int,
+                    echo: Callable[[str], None]) -> datetime:
+    """``n`` events over ``days`` days ending now, generated server-side; returns the end."""
+    end = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)
+    start = end - timedelta(days=days)
+    ensure_partitions(conn, start.date(), end.date() + timedelta(days=1))
+    conn.execute("CREATE TEMP TABLE bench_pos (cam int, pos int, camera_id text, lon float8,"
+                 " lat float8, cell_id bigint, ward_id text, kinds text[])")
+    with conn.cursor().copy("COPY bench_pos FROM STDIN") as copy:
+        for p in positions:
+            copy.write_row(p)
+    conn.execute("CREATE INDEX ON bench_pos (cam, pos)")
+    conn.commit()
+    ncam = len({p[0] for p in positions})
+    step = 1_000_000
+    t0 = time.perf_counter()
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        conn.execute(
+            "INSERT INTO events (ts, camera_id, kind, severity, lon, lat, ward_id, track_id,"
+            " value, cell_id)"
+            " SELECT %(start)s + random() * %(span)s, p.camera_id, p.kinds[1 + g %% 3],"
+            " (g %% 4)::smallint, p.lon, p.lat, p.ward_id, g, (random() * 50)::int, p.cell_id"
+            " FROM generate_series(%(lo)s, %(hi)s - 1) g"
+            " JOIN bench_pos p ON p.cam = (g * 7919) %% %(ncam)s AND p.pos = (g / %(ncam)s) %% 4",
+            {"start": start, "span": end - start, "lo": lo, "hi": hi, "ncam": ncam})
+        conn.commit()
+        echo(f"  generated {hi:,} events ({time.perf_counter() - t0:.0f} s)")
+    conn.execute("ANALYZE events")
+    conn.commit()
+    return end
+
+
+def bench_heatmap(conn: psycopg.Connection, end: datetime, days: int, queries: int,
+                  wards: list[str], echo: Callable[[str], None]) -> dict[str, tuple]:
+    """p50/p95 (ms) of heatmap queries per window length."""
+    rng = random.Random(11)
+    results = {}
+    for label, window in (("1 h", timedelta(hours=1)), ("24 h", timedelta(hours=24)),
+                          ("7 d", timedelta(days=7))):
+        times, cells = [], []
+        for q in range(queries):
+            stop = end - timedelta(seconds=rng.uniform(0, (days - 7) * 86400))
+            pick = q % 4
+            kinds = ["person_count"] if pick == 2 else None
+            ward = [rng.choice(wards)] if pick == 3 else None
+            t0 = time.perf_counter()
+            found = heatmap_cells(conn, stop - window, stop, kinds=kinds, ward_ids=ward)
+            times.append((time.perf_counter() - t0) * 1000)
+            cells.append(len(found))
+        p50, p95 = _percentile(times, 50), _percentile(times, 95)
+        results[label] = (p50, p95)
+        echo(f"heatmap {label:>4} window: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+             f"(median {int(statistics.median(cells))} cells, {queries} queries)")
+    return results
+
+
+def run_bench(settings: Settings, n_events: int, writer_events: int, cameras: int,
+              days: int, queries: int, echo: Callable[[str], None] = print) -> dict:
+    """Run the whole benchmark and print its figures."""
+    load = os.getloadavg()
+    echo(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} "
+         f"{load[2]:.2f}")
+    rng = random.Random(3)
+    cams = _cameras(cameras, rng)
+    positions = _positions(cams, rng)
+    with open_database(settings) as admin_url:
+        url = _fresh_db(admin_url)
+        with connect(url) as conn:
+            upsert_cameras(conn, cams, tag=False)
+            layout = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_extension"
+                                  " WHERE extname = 'timescaledb')").fetchone()[0]
+            echo("layout: " + ("TimescaleDB hypertable" if layout else "native partitions")
+                 + f"; server {conn.info.server_version}")
+        writer_rate, copy_rate = bench_writer(url, settings, positions, writer_events, echo)
+        with connect(url) as conn:
+            conn.execute("TRUNCATE events, heatmap_rollup")
+            conn.execute("UPDATE rollup_state SET last_event_id = 0")
+            conn.commit()
+            echo(f"generating {n_events:,} events over {days} days from {cameras} cameras…")
+            t0 = time.perf_counter()
+            end = generate_events(conn, positions, n_events, days, echo)
+            echo(f"generated in {time.perf_counter() - t0:.0f} s")
+            t0 = time.perf_counter()
+            with connect(url, autocommit=True) as auto:
+                rolled = refresh_rollups(auto)
+                auto.execute("VACUUM ANALYZE heatmap_rollup")
+            nroll = conn.execute("SELECT count(*) FROM heatmap_rollup").fetchone()[0]
+            echo(f"rolled up {rolled:,} events into {nroll:,} rollup rows in "
+                 f"{time.perf_counter() - t0:.0f} s")
+            wards = sorted({p[6] for p in positions})
+            heat = bench_heatmap(conn, end, days, queries, wards, echo)
+    return {"writer_eps": writer_rate, "copy_eps": copy_rate, "heatmap_ms": heat}
