@@ -11,18 +11,24 @@ the signed-in principal and the session's CSRF token. Access is checked by
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from store.model import EVENT_KINDS
 from webapp.access import allow, csrf_token, current_principal
+from webapp.errors import ApiError
 from webapp.i18n import LOCALES, catalogue, current_locale
 from webapp.tiles import tile_config
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
+
+#: The command centre's clock: report periods are whole local days.
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 #: The REST URLs the scripts call ({name} parts are filled in by static/vigil/js/core.js).
 API_URLS = {
@@ -124,19 +130,18 @@ def coverage() -> Response:
     import geopandas as gpd
 
     from gis.coverage import camera_fovs, coverage_by_area, coverage_union
-    from store.webqueries import area_features, camera_features
+    from store.areas import camera_records, zones_geojson
     from webapp.db import get_db
 
     ward = request.args.get("ward") or None
     principal = current_principal()
     conn = get_db()
-    cameras = [{**f["properties"], "lon": f["geometry"]["coordinates"][0],
-                "lat": f["geometry"]["coordinates"][1]}
-               for f in camera_features(conn, principal.wards if principal else None, ward=ward)]
-    working = [c for c in cameras if c["enabled"] and c["status"] in WORKING_STATUSES]
+    working = [c for c in _scoped_cameras(camera_records(conn), principal, ward)
+               if c["enabled"] and c["status"] in WORKING_STATUSES]
     fovs = camera_fovs(working)
-    zones = [z for z in area_features(conn, "zones")
-             if ward is None or z["properties"].get("ward_id") == ward]
+    zones = [z for z in zones_geojson(conn)["features"]
+             if (ward is None or z["properties"].get("ward_id") == ward)
+             and (principal is None or principal.sees_ward(z["properties"].get("ward_id")))]
     features: list[dict[str, Any]] = []
     seen = coverage_union(fovs)
     if not seen.is_empty:
@@ -155,12 +160,71 @@ def coverage() -> Response:
     return current_app.json.response({"type": "FeatureCollection", "features": features})
 
 
+def _scoped_cameras(cameras: list[dict[str, Any]], principal: Any,
+                    ward: str | None) -> list[dict[str, Any]]:
+    return [c for c in cameras if (ward is None or c["ward_id"] == ward)
+            and (principal is None or principal.sees_ward(c["ward_id"]))]
+
+
+def _day(name: str, default: date) -> date:
+    raw = request.args.get(name)
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, f"{name}={raw!r}: expected a date YYYY-MM-DD",
+                       parameter=name) from None
+
+
 @bp.get("/planner/hotspots.html")
 @allow("plan")
 def hotspot_report() -> Response:
-    """The folium hotspot report for ``?from=&to=`` (ISO dates), as a download."""
-    from webapp.reports import hotspot_report_html
-    html, filename = hotspot_report_html(request.args.get("from"), request.args.get("to"))
-    response = Response(html, mimetype="text/html")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    """The folium hotspot report (gis.report) for ``?from=&to=`` days (UTC+7), as a download.
+
+    ``?ward=`` narrows it to one ward; ``?kind=`` (repeatable) to some event kinds.
+    """
+    import geopandas as gpd
+    import numpy as np
+
+    from gis.coverage import camera_fovs
+    from gis.hotspots import analyse
+    from gis.report import build_report
+    from store.areas import (camera_records, incident_points, watched_hours, wards_geojson,
+                             zones_geojson)
+    from webapp.db import get_db
+
+    today = datetime.now(LOCAL_TZ).date()
+    first, last = _day("from", today - timedelta(days=6)), _day("to", today)
+    if last < first or (last - first).days > 366:
+        raise ApiError(400, "the period must run forward and last at most 366 days",
+                       parameter="to")
+    since = datetime.combine(first, time(), LOCAL_TZ).astimezone(timezone.utc)
+    until = datetime.combine(last + timedelta(days=1), time(), LOCAL_TZ).astimezone(timezone.utc)
+    ward = request.args.get("ward") or None
+    kinds = tuple(request.args.getlist("kind"))
+    principal = current_principal()
+    if ward is not None and principal is not None and not principal.sees_ward(ward):
+        raise ApiError(404, f"ward {ward!r} not found")
+    conn = get_db()
+    incidents = incident_points(conn, since, until, kinds, ward)
+    if principal is not None and principal.wards is not None:
+        keep = np.isin(incidents["ward_id"].astype(object), sorted(principal.wards))
+        incidents = {name: column[keep] for name, column in incidents.items()}
+    cameras = [c for c in _scoped_cameras(camera_records(conn), principal, ward) if c["enabled"]]
+    hours = watched_hours(conn, since, until)
+    wards = gpd.GeoDataFrame.from_features(wards_geojson(conn)["features"], crs=4326)
+    zones = gpd.GeoDataFrame.from_features(zones_geojson(conn)["features"], crs=4326)
+    if ward is not None:
+        wards = wards[wards["id"] == ward]
+    elif principal is not None and principal.wards is not None:
+        wards = wards[wards["id"].isin(sorted(principal.wards))]
+    result = analyse(incidents, cameras, hours, wards, since, until)
+    page, _table = build_report(result, wards, camera_fovs(cameras), incidents, zones=zones,
+                                filters=", ".join(filter(None, [ward or "", ", ".join(kinds)])))
+    log.info("hotspot report %s..%s (%s incidents) for %s", first, last,
+             len(incidents["ts"]), principal.name if principal else "?")
+    response = Response(page, mimetype="text/html")
+    response.headers["Content-Disposition"] = \
+        f'attachment; filename="vigil-hotspots-{first}-{last}.html"'
     return response

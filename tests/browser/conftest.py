@@ -24,7 +24,9 @@ import pytest
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from store.db import connect
-from store.model import EVENT_KINDS
+from store.model import EVENT_KINDS, GeoEvent
+from store.readers import refresh_heatmap
+from store.writer import EventWriter
 from store.settings import REPO_ROOT, Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -80,41 +82,77 @@ def seed_areas_and_cameras(conn: psycopg.Connection) -> None:
                          (ident, name, lon, lat, status, ward))
 
 
-def insert_event(conn: psycopg.Connection, camera_id: str, kind: str, *,
-                 ts: datetime | None = None, value: float | None = None,
-                 offset: tuple[float, float] = (0.0003, 0.0002)) -> int:
-    """Store one event the way the writer does (id under the lock, then NOTIFY); its id."""
-    cam = conn.execute("SELECT lon, lat, ward_id FROM cameras WHERE id = %s",
-                       (camera_id,)).fetchone()
+def make_event(conn: psycopg.Connection, camera_id: str, kind: str, *,
+               ts: datetime | None = None, value: float | None = None,
+               offset: tuple[float, float] = (0.0003, 0.0002)) -> GeoEvent:
+    """A GeoEvent near camera ``camera_id`` (ward, zone and grid cell come from the writer)."""
+    cam = conn.execute("SELECT lon, lat FROM cameras WHERE id = %s", (camera_id,)).fetchone()
     assert cam is not None, camera_id
-    spec = EVENT_KINDS[kind]
-    ts = ts or datetime.now(timezone.utc)
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('vigil_events'))")
-        (event_id,) = conn.execute(
-            "INSERT INTO events (ts, camera_id, kind, severity, lon, lat, ward_id, value) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (ts, camera_id, kind, int(spec.severity), cam[0] + offset[0], cam[1] + offset[1],
-             cam[2], value)).fetchone()
-        conn.execute("SELECT pg_notify('vigil_events', %s)",
-                     (json.dumps({"first_id": event_id, "last_id": event_id}),))
-    return event_id
+    return GeoEvent(ts=ts or datetime.now(timezone.utc), camera_id=camera_id, kind=kind,
+                    lon=cam[0] + offset[0], lat=cam[1] + offset[1],
+                    severity=EVENT_KINDS[kind].severity, value=value)
+
+
+def store_events(writer: EventWriter, conn: psycopg.Connection,
+                 events: list[GeoEvent]) -> list[int]:
+    """Store events through the real writer (COPY, commit, NOTIFY); their ids."""
+    (before,) = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()
+    for event in events:
+        assert writer.submit(event)
+    assert writer.flush(timeout=10), "the writer did not flush within 10 s"
+    rows = conn.execute("SELECT id FROM events WHERE id > %s ORDER BY id", (before,)).fetchall()
+    assert len(rows) == len(events), (rows, writer.rejections)
+    return [r[0] for r in rows]
 
 
 @dataclass
 class Site:
     """The running app: its base URL, its database and what the browser did."""
 
-    url: str
+    settings: Settings
     db_url: str
-    app: Any
     conn: psycopg.Connection
+    writer: EventWriter
+    port: int = 0
+    app: Any = None
+    server: BaseWSGIServer | None = None
+    thread: threading.Thread | None = None
     outside_requests: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
 
+    @property
+    def url(self) -> str:
+        """The app's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Build the app and serve it (on the same port again after a stop)."""
+        from webapp import create_app
+        self.app = create_app({"SETTINGS": self.settings, "DATABASE_URL": self.db_url,
+                               "TESTING": True, "USERS": USERS,
+                               "WALL_TOKENS": {WALL_TOKEN: {"name": "wall"}},
+                               "LOGIN_FILE": None})
+        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       name="vigil-test-http", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop like a killed server: every socket cut, listener and pool closed."""
+        from webapp import realtime, socketio
+        from webapp.db import close_pool
+        socketio.server.eio.disconnect()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+        realtime.shutdown(self.app)
+        close_pool(self.app)
+
     def event(self, camera_id: str, kind: str, **kwargs: Any) -> int:
-        """Insert an event now; its id."""
-        return insert_event(self.conn, camera_id, kind, **kwargs)
+        """Store one event now through the writer; its id."""
+        return store_events(self.writer, self.conn,
+                            [make_event(self.conn, camera_id, kind, **kwargs)])[0]
 
     def check_clean(self) -> None:
         """Assert that no request left 127.0.0.1 and no console error was logged."""
@@ -122,42 +160,27 @@ class Site:
         assert self.console_errors == [], self.console_errors
 
 
-def _serve(app: Any) -> tuple[BaseWSGIServer, threading.Thread]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="vigil-test-http",
-                              daemon=True)
-    thread.start()
-    return server, thread
-
-
 @pytest.fixture
 def site(settings: Settings, db_url: str) -> Iterator[Site]:
     """The seeded app served on a free loopback port."""
-    from webapp import create_app, realtime
-    from webapp.db import close_pool
-
-    with connect(db_url) as conn:
+    with connect(db_url) as conn, EventWriter(db_url, settings) as writer:
         conn.autocommit = True
         seed_areas_and_cameras(conn)
         now = datetime.now(timezone.utc)
-        insert_event(conn, "cam-01", "intrusion", ts=now - timedelta(minutes=20))
-        insert_event(conn, "cam-04", "abandoned_object", ts=now - timedelta(minutes=5))
-        insert_event(conn, "cam-05", "camera_scene_change", ts=now - timedelta(hours=2))
-        for i, cam in enumerate(("cam-01", "cam-02", "cam-04")):
-            insert_event(conn, cam, "crowd_sample", ts=now - timedelta(minutes=2),
-                         value=2.0 + i)
-        conn.execute("SELECT vigil_refresh_heatmap()")
-        app = create_app({"SETTINGS": settings, "DATABASE_URL": db_url, "TESTING": True,
-                          "USERS": USERS, "WALL_TOKENS": {WALL_TOKEN: {"name": "wall"}},
-                          "LOGIN_FILE": None, "REALTIME": False})
-        server, thread = _serve(app)
+        store_events(writer, conn, [
+            make_event(conn, "cam-01", "intrusion", ts=now - timedelta(minutes=20)),
+            make_event(conn, "cam-04", "abandoned_object", ts=now - timedelta(minutes=5)),
+            make_event(conn, "cam-05", "camera_scene_change", ts=now - timedelta(hours=2)),
+            *(make_event(conn, cam, "crowd_sample", ts=now - timedelta(minutes=2),
+                         value=2.0 + i) for i, cam in enumerate(("cam-01", "cam-02", "cam-04"))),
+        ])
+        refresh_heatmap(conn)
+        running = Site(settings, db_url, conn, writer)
+        running.start()
         try:
-            yield Site(f"http://127.0.0.1:{server.server_port}", db_url, app, conn)
+            yield running
         finally:
-            server.shutdown()
-            thread.join(timeout=10)
-            realtime.shutdown(app)
-            close_pool(app)
+            running.stop()
 
 
 @pytest.fixture(scope="session")

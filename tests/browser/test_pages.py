@@ -2,12 +2,136 @@
 
 from __future__ import annotations
 
-from tests.browser.conftest import CAMERAS, screenshot
+import time
+
+from tests.browser.conftest import CAMERAS, WALL_TOKEN, screenshot
+
+READY = "body[data-ready='true']"
 
 
-def test_wall_draws_every_camera_from_the_database(open_page, site):
-    page = open_page(f"/wall?token=wall-test-token")
-    page.wait_for_selector("body[data-ready='true']", timeout=15_000)
+def test_wall_draws_every_camera_and_both_heatmaps(open_page, site):
+    page = open_page(f"/wall?token={WALL_TOKEN}")
+    page.wait_for_selector(READY, timeout=15_000)
     assert page.evaluate("document.body.dataset.cameras") == str(len(CAMERAS))
+    # one canvas per heat layer, with points from the rollups and the crowd samples
+    page.wait_for_function("document.body.dataset.heatIncidents > 0 "
+                           "&& document.body.dataset.heatCrowd > 0", timeout=5_000)
+    assert page.locator("canvas.vigil-heat-incidents").count() == 1
+    assert page.locator("canvas.vigil-heat-crowd").count() == 1
+    # the seeded alerts: pins, ticker, counters; the legend warns about boundaries
+    assert page.locator(".vigil-pin").count() == 2      # the 2 h old one has faded out
+    assert page.locator("#ticker li").count() == 3
+    assert page.inner_text("#kpi-online") == "4/6"
+    assert "gần đúng" in page.inner_text(".vigil-legend")
+    # camera and zone names from the database are text, never markup
+    assert "Chợ đêm <Dinh Cậu>" in page.inner_text("#map")
     screenshot(page, "wall")
+    site.check_clean()
+
+
+def test_commander_lists_alerts_and_shows_camera_detail(open_page, site):
+    page = open_page("/", user="chi.huy")
+    page.wait_for_selector(READY, timeout=15_000)
+    items = page.locator("#alert-list .alert-item")
+    assert items.count() == 3
+    assert page.locator("#f-ward option").count() == 3        # all + two wards
+    page.select_option("#f-ward", "w-an-thoi")
+    page.wait_for_function("document.querySelectorAll('#alert-list .alert-item').length == 2")
+    items.first.click()
+    page.wait_for_selector("#camera-detail:not([hidden]) #detail-timeline li time")
+    assert page.inner_text("#detail-name") in {"Cảng bãi xe", "Cảng cổng A"}
+    screenshot(page, "commander")
+    site.check_clean()
+
+
+def test_planner_draws_heatmap_charts_and_coverage(open_page, site):
+    page = open_page("/planner", user="ke.hoach")
+    page.wait_for_selector(READY, timeout=20_000)
+    assert int(page.evaluate("document.body.dataset.heatIncidents")) > 0
+    assert page.locator("#chart-kinds li[data-kind]").count() == 3
+    assert page.locator("#chart-series .uplot").count() == 1
+    assert int(page.evaluate("document.body.dataset.coverage")) > 0
+    href = page.get_attribute("#report-link", "href")
+    assert href.startswith("/planner/hotspots.html?from=")
+    report = page.request.get(site.url + href)        # the folium report, as a download
+    assert report.status == 200, report.text()[:500]
+    assert "attachment" in report.headers["content-disposition"]
+    assert "leaflet" in report.text().lower() and "cdn.jsdelivr" not in report.text()
+    screenshot(page, "planner")
+    site.check_clean()
+
+
+def test_language_switch(open_page, site):
+    page = open_page("/", user="truc.ban")
+    page.wait_for_selector(READY, timeout=15_000)
+    assert page.get_attribute("html", "lang") == "vi"
+    assert page.inner_text(".vigil-nav") .split() [0] == "Chỉ"
+    page.click(".vigil-lang a[data-lang='en']")
+    page.wait_for_selector(READY, timeout=15_000)
+    assert page.get_attribute("html", "lang") == "en"
+    assert "Commander" in page.inner_text(".vigil-nav")
+    assert "Acknowledge" in page.inner_text("#alert-list")         # JS strings too
+    assert "Zone intrusion" in page.inner_text("#alert-list")      # event-kind labels
+    screenshot(page, "commander-en")
+    site.check_clean()
+
+
+def _live_wall(open_page):
+    page = open_page(f"/wall?token={WALL_TOKEN}")
+    page.wait_for_selector("body[data-ready='true'][data-subscribed='true']", timeout=15_000)
+    return page
+
+
+def test_event_stored_in_the_database_appears_as_a_pin_within_a_second(open_page, site):
+    page = _live_wall(open_page)
+    event_id = site.event("cam-06", "fight")            # committed when this returns
+    page.wait_for_selector(f".vigil-pin[data-event-id='{event_id}']", timeout=1_000)
+    assert page.locator(f"#ticker li[data-event-id='{event_id}']").count() == 1
+    # a camera-health event recolours the camera at once and is counted
+    site.event("cam-06", "camera_offline")
+    page.wait_for_function("document.getElementById('kpi-offline').textContent === '2'",
+                           timeout=5_000)
+    screenshot(page, "wall-live-pin")
+    site.check_clean()
+
+
+def test_wall_replays_what_it_missed_while_the_server_was_down(open_page, site):
+    page = _live_wall(open_page)
+    site.stop()
+    page.wait_for_selector("body[data-live='offline']", timeout=10_000)
+    missed = [site.event("cam-02", "loitering"), site.event("cam-04", "intrusion")]
+    site.start()                                          # same port, a fresh app
+    for event_id in missed:
+        page.wait_for_selector(f".vigil-pin[data-event-id='{event_id}']", timeout=20_000)
+    assert page.evaluate("document.body.dataset.lastEventId") == str(missed[-1])
+    # the pins drawn before the restart are still there, once each
+    assert page.locator(".vigil-pin").count() == 4
+    site.console_errors[:] = [e for e in site.console_errors
+                              if "socket.io" not in e and "ERR_CONNECTION_REFUSED" not in e]
+    site.check_clean()
+
+
+def test_acknowledge_in_one_browser_updates_another(open_page, site):
+    first = open_page("/", user="chi.huy")
+    second = open_page("/", user="truc.ban")
+    for page in (first, second):
+        page.wait_for_selector("body[data-ready='true'][data-subscribed='true']",
+                               timeout=15_000)
+    item = ".alert-item[data-event-id='1']"
+    assert second.get_attribute(f"{item} .alert-state", "data-status") == "new"
+    first.click(f"{item} button[data-action='acknowledge']")
+    second.wait_for_selector(f"{item} .alert-state[data-status='acknowledged']", timeout=5_000)
+    first.fill(f"{item} .assign-to", "Tổ tuần tra 3")
+    first.click(f"{item} button[data-action='assign']")
+    second.wait_for_selector(f"{item} .alert-state[data-status='assigned']", timeout=5_000)
+    assert "Tổ tuần tra 3" in second.inner_text(f"{item} .alert-assignee")
+    second.click(f"{item} button[data-action='resolve']")
+    # resolved alerts leave the "open" list in both browsers
+    first.wait_for_selector(item, state="detached", timeout=5_000)
+    second.wait_for_selector(item, state="detached", timeout=5_000)
+    # a new alert reaches both lists live
+    event_id = site.event("cam-03", "fight")
+    for page in (first, second):
+        page.wait_for_selector(f".alert-item[data-event-id='{event_id}']", timeout=5_000)
+    screenshot(second, "commander-shared")
     site.check_clean()

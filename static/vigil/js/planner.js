@@ -182,6 +182,8 @@ function updateReportLink(p) {
   const url = new URL(config.report_url, window.location.origin);
   url.searchParams.set("from", p.from);
   url.searchParams.set("to", p.to);
+  if (p.ward) url.searchParams.set("ward", p.ward);
+  if (p.kind) url.searchParams.set("kind", p.kind);
   link.href = url.pathname + url.search;
   link.download = `vigil-hotspots-${p.from}-${p.to}.html`;
 }

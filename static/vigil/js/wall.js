@@ -223,6 +223,8 @@ async function start() {
   feed = new LiveFeed({
     event: (ev) => onEvent(ev, true),
     cameraStatus: (msg) => { cameras.setStatus(msg); countersDirty = true; },
+    // more was missed than the server replays (a long outage): start again from the API
+    resync: () => window.location.reload(),
   }, null);
   try {
     await Promise.all([camerasLoaded, areasLoaded]);
