@@ -61,14 +61,15 @@ def serve_command(settings: Settings, host: str | None, port: int | None,
 @click.option("--rate", default=200, show_default=True, type=click.IntRange(1, 5000),
               help="Alerts committed per second.")
 @click.option("--seconds", default=10, show_default=True, type=click.IntRange(1, 120))
-@click.option("--batch-ms", default=20, show_default=True, type=click.IntRange(1, 1000),
-              help="Commit every this many ms (the writer batches likewise).")
+@click.option("--batch-ms", default=None, type=click.IntRange(1, 1000),
+              help="Commit every this many ms (default: settings writer_batch_ms, as the "
+                   "writer does).")
 @click.pass_obj
 def web_bench(settings: Settings, clients: int, rate: int, seconds: int,
-              batch_ms: int) -> None:
+              batch_ms: int | None) -> None:
     """Alert latency from row commit to receipt by N Socket.IO clients (loopback)."""
     from webapp.bench import run_web_bench
     result = run_web_bench(settings, clients=clients, rate=rate, seconds=seconds,
-                           batch_ms=batch_ms)
+                           batch_ms=batch_ms or settings.writer_batch_ms)
     for line in result.report():
         click.echo(line)

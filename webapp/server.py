@@ -11,11 +11,27 @@ import logging
 import threading
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from webapp import db, realtime
 
 log = logging.getLogger(__name__)
+
+
+class _RequestHandler(WSGIRequestHandler):
+    """Close the TCP connection once a WebSocket ends.
+
+    Otherwise Werkzeug keeps the HTTP/1.1 connection and reads the client's remaining
+    WebSocket frames as a new request ("code 400, message Bad request syntax ('\\x88…')"),
+    and the client waits seconds for a close frame that never comes.
+    """
+
+    def run_wsgi(self) -> None:
+        try:
+            super().run_wsgi()
+        finally:
+            if self.headers.get("Upgrade", "").lower() == "websocket":
+                self.close_connection = True
 
 
 class WebServer:
@@ -23,7 +39,8 @@ class WebServer:
 
     def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 5000) -> None:
         self.app = app
-        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        self.server: BaseWSGIServer = make_server(host, port, app, threaded=True,
+                                                  request_handler=_RequestHandler)
         self.host, self.port = host, self.server.server_port
         self.url = f"http://{host}:{self.port}"
         self._thread: threading.Thread | None = None
