@@ -44,9 +44,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 from urllib.parse import urlencode, urlsplit
 
-from flask import (Blueprint, Flask, Response, current_app, g, redirect, render_template_string,
-                   request, session, url_for)
+from flask import (Blueprint, Flask, Response, current_app, g, redirect, render_template,
+                   render_template_string, request, session, url_for)
 from flask_babel import gettext as _
+from jinja2 import TemplateNotFound
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.errors import ApiError, error_response, wants_json
@@ -322,6 +323,7 @@ def _check_request() -> Response | None:
 
 bp = Blueprint("access", __name__)
 
+#: Used only when webapp/templates/login.html is absent.
 _LOGIN_PAGE = """<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
 <title>vigil — {{ _('Sign in') }}</title><meta name="viewport" content="width=device-width">
 </head><body style="font-family:sans-serif;max-width:22rem;margin:4rem auto">
@@ -364,9 +366,13 @@ def login_page() -> Response | str:
             log.warning("failed sign-in for %r from %s", request.form.get("username"),
                         request.remote_addr)
             error = _("Wrong user name or password.")
-    return render_template_string(_LOGIN_PAGE, error=error, csrf=csrf_token(),
-                                  next=_safe_next(request.values.get("next")),
-                                  lang=current_locale()), 401 if error else 200
+    context = {"error": error, "csrf": csrf_token(), "lang": current_locale(),
+               "next": _safe_next(request.values.get("next"))}
+    try:
+        page = render_template("login.html", **context)
+    except TemplateNotFound:
+        page = render_template_string(_LOGIN_PAGE, **context)
+    return page, 401 if error else 200
 
 
 @bp.route("/logout", methods=["POST"])
