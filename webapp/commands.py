@@ -49,10 +49,11 @@ def serve_command(settings: Settings, host: str | None, port: int | None,
         else:
             click.echo(f"  logins: {login_file} (vigil serve --reset-login for new ones)")
         try:
-            server.serve_forever()
+            server.serve_forever()       # returns on Ctrl-C (Werkzeug catches it)
         except KeyboardInterrupt:
-            click.echo("stopping")
+            pass
         finally:
+            click.echo("stopping")
             server.stop()
 
 
