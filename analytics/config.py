@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal, Mapping, Union
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
 
+# recognition and violation rules (plates, faces, red light, lanes, abandoned, helmet)
+from analytics.violations.config import FRAME_RULE_KINDS, FRAME_RULES
+
 Point = tuple[float, float]
 
 #: COCO class ids the rules mean by "person" and "vehicle".
@@ -99,8 +102,8 @@ class CountRule(_Rule):
         return data
 
 
-Rule = Annotated[Union[IntrusionRule, LoiteringRule, LineCrossingRule, CrowdRule,
-                       CountRule], Field(discriminator="kind")]
+Rule = Annotated[Union[(IntrusionRule, LoiteringRule, LineCrossingRule, CrowdRule,
+                        CountRule) + FRAME_RULES], Field(discriminator="kind")]
 
 
 class HealthConfig(_Strict):
@@ -186,7 +189,7 @@ def parse_camera(data: Mapping[str, Any]) -> CameraConfig:
 
 
 _RULE_KINDS = {"intrusion", "loitering", "line_crossing", "crowd_density",
-               "person_count", "vehicle_count"}
+               "person_count", "vehicle_count"} | FRAME_RULE_KINDS
 
 
 def camera_from_row(row: Mapping[str, Any]) -> CameraConfig:

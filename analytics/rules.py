@@ -113,6 +113,8 @@ class RuleEngine:
             else sv.Detections.empty()
         out: list[Firing] = []
         for rule in self.rules:
+            if getattr(rule, "frame_rule", False):
+                continue  # pixels needed: analytics.violations.stage runs these
             sel = tracked[np.isin(tracked.class_id, rule.classes)] if len(tracked) \
                 else tracked
             pts = ground_points(sel)

@@ -118,10 +118,13 @@ def run_cameras(config: WorkerConfig, stopped: Callable[[], bool],
     """The worker loop, in the calling process; returns final statistics."""
     from analytics.evidence import EvidenceStore
     from analytics.mosaic import detect_plans
+    from analytics.violations.stage import build_stages
 
     detector = build_detector(config)
     evidence = EvidenceStore(config.settings.evidence_root)
     pipes = {c.id: CameraPipeline(c, evidence, config.options) for c in config.cameras}
+    stages = build_stages(config.cameras, config.settings,  # plates, faces, violations
+                          evidence if config.options.evidence else None, config.db_url)
     sources: dict[str, Any] = {}
     events_out = 0
 
@@ -162,6 +165,8 @@ def run_cameras(config: WorkerConfig, stopped: Callable[[], bool],
                 detect_s += time.process_time() - t0
                 for (pipe, frame), plan, det in zip(batch, plans, dets):
                     emit(pipe.complete(frame, plan, det))
+                    if pipe.cam.id in stages:
+                        emit(stages[pipe.cam.id].observe(frame, pipe))
             now = time.monotonic()
             for pipe in pipes.values():
                 emit(pipe.tick(now))
@@ -172,6 +177,8 @@ def run_cameras(config: WorkerConfig, stopped: Callable[[], bool],
                     p.stats.frames >= config.max_frames for p in pipes.values()):
                 break
     finally:
+        for stage in stages.values():
+            emit(stage.flush())
         for src in sources.values():
             src.close()
         if beat is not None:

