@@ -102,3 +102,58 @@ def test_small_vehicles_and_other_classes_are_not_read(plate_reader):
     det.xyxy[:] = [0, 0, 600, 470]
     watcher.observe(frame, 0.5, det)
     assert reader.calls == 0
+
+
+def test_plates_through_pipeline_stage_and_store(db_url, conn, settings, plate_reader,
+                                                 street_frame, tmp_path):
+    """Real pipeline (tracker), stage, hotlist from the database, events stored by the
+    writer, found again by partial plate; the match carries evidence."""
+    from analytics.config import parse_camera
+    from analytics.evidence import EvidenceStore
+    from analytics.pipeline import CameraPipeline
+    from analytics.violations.stage import Lists, build_stage
+    from scene import frame, tracks
+    from store import watchlist as wl
+    from store.registry import Camera, upsert_cameras
+    from store.writer import EventWriter
+
+    upsert_cameras(conn, [Camera(id="cam-lpr", name="Trạm", lon=105.776, lat=19.807)])
+    wl.add_plate(conn, "36A-567.89", "op1", reason="truy tìm")
+    conn.commit()
+    cam = parse_camera({"id": "cam-lpr", "stream_url": "x", "lon": 105.776, "lat": 19.807,
+                        "motion_gating": False,
+                        "rules": [{"id": "lpr", "kind": "plate_read", "min_reads": 2}]})
+    evidence = EvidenceStore(tmp_path / "ev")
+    pipe = CameraPipeline(cam, evidence)
+    stage = build_stage(cam, settings, evidence, Lists(db_url), plate_reader=plate_reader)
+    vehicles = {"36A-567.89": (["36A-567.89"], 110, 120), "59-X3 123.45":
+                (["59-X3", "123.45"], 90, 400)}
+    events = []
+    for i in range(3):
+        image = street_frame.copy()
+        boxes = {}
+        for k, (rows, width, x) in enumerate(vehicles.values()):
+            y = 200 + i * 20
+            image[y:y + 300, x:x + 360] = photograph(render_plate(rows), width=width, seed=i)
+            boxes[k] = (x, y, x + 360, y + 300)
+        f = frame(image, float(i), i)
+        pipe.plan(f)
+        det = tracks(boxes)
+        det.tracker_id = None
+        events += pipe.complete(f, "full", det)
+        events += stage.observe(f, pipe)
+    kinds = sorted((e.kind, e.attributes["plate"]) for e in events)
+    assert kinds == [("plate_match", "36A-567.89"), ("plate_read", "36A-567.89"),
+                     ("plate_read", "59-X3 123.45")]
+    (match,) = [e for e in events if e.kind == "plate_match"]
+    assert match.attributes["hotlist"]["reason"] == "truy tìm"
+    assert (tmp_path / "ev" / match.evidence.path).is_file()
+    writer = EventWriter(db_url, settings)
+    for e in events:
+        writer.submit(e)
+    writer.flush(timeout=30)
+    writer.close()
+    found = wl.find_plate_events(conn, "567", kinds=("plate_read",))
+    assert [e.attributes["plate"] for e in found] == ["36A-567.89"]
+    assert found[0].attributes["province"] == "Thanh Hóa"
+    assert found[0].attributes["reads"] == 2
