@@ -47,6 +47,8 @@ main.add_command(demo_command)
 main.add_command(gis_group), main.add_command(report_group)
 bench.add_command(store_bench)
 main.add_command(serve_command), bench.add_command(web_bench)
+from webapp.recognition_cli import hotlist_group, watchlist_group  # noqa: E402
+main.add_command(watchlist_group), main.add_command(hotlist_group)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
