@@ -104,6 +104,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     access.init_app(app)
     init_errors(app)
     app.register_blueprint(api_bp)
+    from webapp.api.recognition import bp as recognition_bp
+    app.register_blueprint(recognition_bp)
     app.register_blueprint(tiles.bp)
     app.register_blueprint(evidence.bp)
     _register_views(app)

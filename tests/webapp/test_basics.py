@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -180,9 +181,7 @@ def test_openapi_describes_every_api_route(app: Flask, login) -> None:
         if not rule.rule.startswith("/api/v1/"):
             continue
         path = rule.rule[len("/api/v1"):]
-        for old, new in (("<int:event_id>", "{event_id}"), ("<camera_id>", "{camera_id}"),
-                         ("<ward_id>", "{ward_id}")):
-            path = path.replace(old, new)
+        path = re.sub(r"<(?:int:)?(\w+)>", r"{\1}", path)  # <int:event_id> → {event_id}
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             if "<any(" in path:
                 for action in ("acknowledge", "assign", "resolve"):

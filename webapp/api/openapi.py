@@ -256,6 +256,11 @@ def _response(description: str) -> dict[str, Any]:
     return _json(_ref("Error"), description)
 
 
+def _recognition_paths() -> dict[str, Any]:
+    from webapp.api.recognition import openapi_paths  # issue 7's blueprint
+    return openapi_paths()
+
+
 def openapi_document() -> dict[str, Any]:
     """The whole document."""
     return {
@@ -268,7 +273,7 @@ def openapi_document() -> dict[str, Any]:
                                 "`GET /api/v1/session`. Ward-scoped users only see their "
                                 "wards. Times are ISO 8601 (UTC in responses)."},
         "servers": [{"url": "/api/v1"}],
-        "paths": _paths(),
+        "paths": {**_paths(), **_recognition_paths()},
         "components": {
             "schemas": _schemas(),
             "responses": {

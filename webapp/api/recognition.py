@@ -1,0 +1,217 @@
+"""Recognition API under ``/api/v1/recognition``: plate search, hotlist, watchlist, audit.
+
+Plates and faces are personal data. Plate search and enrolled photos need the
+``evidence`` permission (admin, commander, operator — not planners or the wall) and are
+ward-scoped; the hotlist is managed by those who ``act`` on alerts; the watchlist (names,
+reasons) and the recognition audit log are for admins. Every view and change writes a
+``recognition_audit`` row (:mod:`store.watchlist`). Enrolment runs the face models and is
+done with ``vigil watchlist add`` (the web process loads no models).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, Response, request
+
+from store import watchlist as wl
+from webapp.access import allow, require
+from webapp.api.params import integer, json_body, window
+from webapp.db import get_db
+from webapp.errors import ApiError
+
+bp = Blueprint("recognition", __name__, url_prefix="/api/v1/recognition")
+
+MAX_REASON = 2000
+
+
+def _remote() -> str | None:
+    return request.remote_addr
+
+
+def _reason(value: object) -> bool:
+    return value is None or (isinstance(value, str) and len(value) <= MAX_REASON)
+
+
+def _time(value: object) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo is not None
+    except ValueError:
+        return False
+
+
+@bp.get("/plates")
+@allow("evidence")
+def plate_search() -> Response:
+    """Plate reads and matches whose plate contains ``plate`` (partial, any punctuation)."""
+    principal = require("evidence")
+    partial = request.args.get("plate", "")
+    if not wl.compact(partial) or len(partial) > 20:
+        raise ApiError(400, "query parameter plate: give 1–20 characters of a plate, "
+                       "e.g. 51G-12", parameter="plate")
+    since, until = window(default_hours=24 * 7)
+    limit = integer("limit", 100, lo=1, hi=1000)
+    conn = get_db()
+    with conn.transaction():
+        events = wl.find_plate_events(conn, partial, start=since, end=until,
+                                      ward_ids=principal.wards, limit=limit)
+        wl.audit(conn, principal.name, "plates.search", partial, _remote(),
+                 results=len(events))
+    return {"plate": wl.compact(partial), "events": [e.to_json() for e in events]}
+
+
+@bp.get("/hotlist")
+@allow("act")
+def hotlist() -> Response:
+    """Every hotlist entry."""
+    principal = require("act")
+    return {"plates": wl.list_plates(get_db(), principal.name, _remote())}
+
+
+@bp.post("/hotlist")
+@allow("act")
+def hotlist_add() -> Response:
+    """Add (or re-activate) a plate: ``{"plate": "51G-123.45", "reason": …}``."""
+    principal = require("act")
+    body = json_body({"plate": lambda v: isinstance(v, str) and 0 < len(v) <= 20,
+                      "reason": _reason, "expires_at": _time}, {"plate"})
+    expires = body.get("expires_at")
+    try:
+        plate = wl.add_plate(get_db(), body["plate"], principal.name,
+                             reason=body.get("reason"), remote=_remote(),
+                             expires_at=datetime.fromisoformat(expires.replace("Z", "+00:00"))
+                             if expires else None)
+    except ValueError as exc:
+        raise ApiError(422, str(exc), field="plate") from None
+    return {"plate": plate.text, "plate_compact": plate.compact, "vehicle": plate.vehicle,
+            "province": plate.province}, 201
+
+
+@bp.delete("/hotlist/<plate>")
+@allow("act")
+def hotlist_remove(plate: str) -> Response:
+    """Take a plate off the hotlist."""
+    principal = require("act")
+    try:
+        wl.remove_plate(get_db(), plate, principal.name, _remote())
+    except wl.NotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    return {"removed": wl.compact(plate)}
+
+
+@bp.get("/watchlist")
+@allow("admin")
+def watchlist() -> Response:
+    """Watchlist persons (no embeddings)."""
+    principal = require("admin")
+    return {"persons": [p.to_json() for p in wl.list_persons(get_db(), principal.name,
+                                                             _remote())]}
+
+
+@bp.get("/watchlist/<int:person_id>")
+@allow("admin")
+def watchlist_person(person_id: int) -> Response:
+    """One watchlist person."""
+    principal = require("admin")
+    try:
+        return wl.get_person(get_db(), person_id, principal.name, _remote()).to_json()
+    except wl.NotFound as exc:
+        raise ApiError(404, str(exc)) from None
+
+
+@bp.delete("/watchlist/<int:person_id>")
+@allow("admin")
+def watchlist_remove(person_id: int) -> Response:
+    """Remove a person with all enrolled faces and photos."""
+    principal = require("admin")
+    try:
+        wl.remove_person(get_db(), person_id, principal.name, _remote())
+    except wl.NotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    return {"removed": person_id}
+
+
+@bp.get("/faces/<int:face_id>/photo")
+@allow("evidence")
+def face_photo(face_id: int) -> Response:
+    """The enrolled photo a face_match alert points at (to compare with the live crop)."""
+    principal = require("evidence")
+    try:
+        _, jpeg = wl.face_photo(get_db(), face_id, principal.name, _remote())
+    except wl.NotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    response = Response(jpeg, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/audit")
+@allow("admin")
+def audit() -> Response:
+    """The newest recognition audit rows."""
+    require("admin")
+    return {"audit": wl.audit_log(get_db(), integer("limit", 200, lo=1, hi=5000))}
+
+
+def openapi_paths() -> dict:
+    """This blueprint's paths for the OpenAPI document (:mod:`webapp.api.openapi`)."""
+    from webapp.api.openapi import _ERRORS, _NOT_FOUND, _WINDOW, _json, _p, _q
+
+    def op(summary: str, permission: str, responses: dict, parameters: list | None = None,
+           body: dict | None = None) -> dict:
+        doc = {"summary": summary, "tags": ["recognition"],
+               "description": f"Permission: `{permission}`. Audited.",
+               "responses": {**responses, **_ERRORS}}
+        if parameters:
+            doc["parameters"] = parameters
+        if body is not None:
+            doc["requestBody"] = {"required": True,
+                                  "content": {"application/json": {"schema": body}}}
+            doc["security"] = [{"session": [], "csrf": []}]
+        return doc
+
+    obj = {"type": "object"}
+    person_id = _p("person_id", {"type": "integer", "minimum": 1}, "Watchlist person id.")
+    reason = {"type": ["string", "null"], "maxLength": MAX_REASON}
+    return {
+        "/recognition/plates": {"get": op(
+            "Plate reads and matches containing a partial plate", "evidence",
+            {"200": _json(obj)}, [_q("plate", {"type": "string", "minLength": 1,
+                                               "maxLength": 20},
+                                     "Part of a plate, any punctuation (51G-12).", True),
+                                  *_WINDOW, _q("limit", {"type": "integer", "minimum": 1,
+                                                         "maximum": 1000}, "At most.")])},
+        "/recognition/hotlist": {
+            "get": op("Plate hotlist", "act", {"200": _json(obj)}),
+            "post": op("Add a plate to the hotlist", "act",
+                       {"201": _json(obj), "422": {"$ref":
+                                                   "#/components/responses/BadRequest"}},
+                       body={"type": "object", "additionalProperties": False,
+                             "required": ["plate"], "properties": {
+                                 "plate": {"type": "string", "minLength": 1, "maxLength": 20},
+                                 "reason": reason,
+                                 "expires_at": {"type": ["string", "null"],
+                                                "format": "date-time"}}})},
+        "/recognition/hotlist/{plate}": {"delete": op(
+            "Take a plate off the hotlist", "act", {"200": _json(obj), **_NOT_FOUND},
+            [_p("plate", {"type": "string"}, "The plate (any punctuation).")])},
+        "/recognition/watchlist": {"get": op("Watchlist persons", "admin",
+                                             {"200": _json(obj)})},
+        "/recognition/watchlist/{person_id}": {
+            "get": op("One watchlist person", "admin", {"200": _json(obj), **_NOT_FOUND},
+                      [person_id]),
+            "delete": op("Remove a watchlist person", "admin",
+                         {"200": _json(obj), **_NOT_FOUND}, [person_id])},
+        "/recognition/faces/{face_id}/photo": {"get": op(
+            "Enrolled photo of a face", "evidence",
+            {"200": {"description": "JPEG", "content": {"image/jpeg": {}}}, **_NOT_FOUND},
+            [_p("face_id", {"type": "integer", "minimum": 1}, "Enrolled face id.")])},
+        "/recognition/audit": {"get": op(
+            "Recognition audit log", "admin", {"200": _json(obj)},
+            [_q("limit", {"type": "integer", "minimum": 1, "maximum": 5000}, "At most.")])},
+    }
