@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,7 @@ class WebBenchResult:
     produce_s: float = 0.0
     cpu_count: int = field(default_factory=lambda: os.cpu_count() or 1)
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    async_mode: str = "threading"
     cpu_server_s: float = 0.0
     cpu_clients_s: float = 0.0
 
@@ -66,7 +68,7 @@ class WebBenchResult:
         lines = [
             f"web bench: {self.clients} Socket.IO clients, {self.rate} alerts/s for "
             f"{self.seconds} s (commit every {self.batch_ms} ms), loopback,"
-            f" threading mode",
+            f" {self.async_mode} mode",
             f"  machine: {self.cpu_count} CPUs, load average before "
             f"{self.load_before[0]:.2f} {self.load_before[1]:.2f} {self.load_before[2]:.2f}",
             f"  alerts committed: {self.sent} in {self.produce_s:.1f} s "
@@ -196,14 +198,67 @@ def _producer_process(url: str, cameras: list, rate: int, seconds: int, batch_ms
         out.put((committed, time.monotonic() - start))
 
 
+_GEVENT_SERVER = """
+from gevent import monkey; monkey.patch_all()
+import json, sys
+from store.settings import load_settings
+from webapp import create_app, socketio
+args = json.loads(sys.argv[1])
+settings = load_settings({"state_dir": args["state_dir"]}, environ={})
+app = create_app({"SETTINGS": settings, "DATABASE_URL": args["url"], "USERS": {},
+                  "LOGIN_FILE": None, "REALTIME": True, "SOCKETIO_ASYNC_MODE": "gevent",
+                  "WALL_TOKENS": {args["token"]: {"name": "bench"}}, "DB_POOL_SIZE": 4})
+print("READY", flush=True)
+socketio.run(app, host="127.0.0.1", port=args["port"], log_output=False)
+"""
+
+
+class _GeventServer:
+    """The app under gevent (monkey-patched first) in a child process."""
+
+    def __init__(self, settings: Settings, url: str, token: str) -> None:
+        import socket
+        import subprocess
+        import sys
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        args = json.dumps({"state_dir": str(settings.state_dir), "url": url, "token": token,
+                           "port": port})
+        self.proc = subprocess.Popen([sys.executable, "-c", _GEVENT_SERVER, args],
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "READY":
+            raise RuntimeError("the gevent server did not start (is gevent importable?)")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server process so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
 def run_web_bench(settings: Settings, *, clients: int = 50, rate: int = 200,
-                  seconds: int = 10, batch_ms: int = 20) -> WebBenchResult:
+                  seconds: int = 10, batch_ms: int = 20,
+                  async_mode: str = "threading") -> WebBenchResult:
     """Run the benchmark once: the server in this process, the clients and the producer
     in two child processes (each with its own interpreter lock, as in production)."""
     from webapp import create_app
     from webapp.server import WebServer
 
-    result = WebBenchResult(clients, rate, seconds, batch_ms, load_before=os.getloadavg())
+    result = WebBenchResult(clients, rate, seconds, batch_ms, load_before=os.getloadavg(),
+                            async_mode=async_mode)
     token = secrets.token_urlsafe(16)
     spawn = mp.get_context("spawn")
     with open_database(settings) as url:
@@ -213,11 +268,16 @@ def run_web_bench(settings: Settings, *, clients: int = 50, rate: int = 200,
         try:
             with connect(bench_url) as conn:
                 cameras = _seed(conn)
-            app = create_app({"SETTINGS": settings, "DATABASE_URL": bench_url,
-                              "USERS": {}, "LOGIN_FILE": None, "REALTIME": True,
-                              "WALL_TOKENS": {token: {"name": "bench"}}, "DB_POOL_SIZE": 4})
-            server = WebServer(app, "127.0.0.1", 0).start()
-            cpu0 = time.process_time()
+            if async_mode == "gevent":
+                server = _GeventServer(settings, bench_url, token)
+            else:
+                app = create_app({"SETTINGS": settings, "DATABASE_URL": bench_url,
+                                  "USERS": {}, "LOGIN_FILE": None, "REALTIME": True,
+                                  "WALL_TOKENS": {token: {"name": "bench"}},
+                                  "DB_POOL_SIZE": 4})
+                server = WebServer(app, "127.0.0.1", 0).start()
+            cpu0 = server.cpu_seconds() if isinstance(server, _GeventServer) \
+                else time.process_time()
             ready, expected, arrivals, produced = (spawn.Queue() for _ in range(4))
             groups = [min(CLIENTS_PER_PROCESS, clients - i)
                       for i in range(0, clients, CLIENTS_PER_PROCESS)]
@@ -243,7 +303,8 @@ def run_web_bench(settings: Settings, *, clients: int = 50, rate: int = 200,
                 result.cpu_clients_s += cpu
                 latencies += [(t - committed[i]) * 1000.0 for i, t in received
                               if i in committed]
-            result.cpu_server_s = time.process_time() - cpu0
+            result.cpu_server_s = (server.cpu_seconds() if isinstance(server, _GeventServer)
+                                   else time.process_time()) - cpu0
             result.received = len(latencies)
             result.latencies_ms = np.array(latencies)
         finally:

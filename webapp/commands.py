@@ -65,12 +65,16 @@ def serve_command(settings: Settings, host: str | None, port: int | None,
 @click.option("--batch-ms", default=None, type=click.IntRange(1, 1000),
               help="Commit every this many ms (default: settings writer_batch_ms, as the "
                    "writer does).")
+@click.option("--async-mode", type=click.Choice(["threading", "gevent"]), default="threading",
+              show_default=True, help="gevent: the server in a monkey-patched child process "
+                                      "(gevent must be importable; it is not a dependency).")
 @click.pass_obj
 def web_bench(settings: Settings, clients: int, rate: int, seconds: int,
-              batch_ms: int | None) -> None:
+              batch_ms: int | None, async_mode: str) -> None:
     """Alert latency from row commit to receipt by N Socket.IO clients (loopback)."""
     from webapp.bench import run_web_bench
     result = run_web_bench(settings, clients=clients, rate=rate, seconds=seconds,
-                           batch_ms=batch_ms or settings.writer_batch_ms)
+                           batch_ms=batch_ms or settings.writer_batch_ms,
+                           async_mode=async_mode)
     for line in result.report():
         click.echo(line)

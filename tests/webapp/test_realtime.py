@@ -155,6 +155,17 @@ def test_replay_after_reconnect(live_server, conn, walls) -> None:
     assert again.ids() == [missed[0], missed[3], live]
 
 
+def test_replay_is_bounded(live_server, conn, walls) -> None:
+    seed_areas(conn)
+    server = live_server(REPLAY_LIMIT=3)
+    watcher = walls(server.url, "admin")
+    ids = [insert_event(conn, "cam-a", "fight", WARD_A) for _ in range(6)]
+    watcher.wait(lambda: ids[-1] in watcher.ids(), "the live events")
+    late = walls(server.url, "admin", after_id=0)
+    assert late.acks[0]["truncated"] and late.acks[0]["last_id"] == ids[-1]
+    assert late.replayed == ids[-3:]
+
+
 def test_same_view_after_server_restart(live_server, conn, walls) -> None:
     seed_areas(conn)
     server = live_server()
