@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -105,6 +106,18 @@ def store_events(writer: EventWriter, conn: psycopg.Connection,
     return [r[0] for r in rows]
 
 
+#: The policy the pages must work under: nothing inline, nothing from elsewhere. A
+#: violation is a console error, which every test asserts there is none of.
+STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' "
+              "data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+              "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def _strict_csp(response: Any) -> Any:
+    response.headers.setdefault("Content-Security-Policy", STRICT_CSP)
+    return response
+
+
 @dataclass
 class Site:
     """The running app: its base URL, its database and what the browser did."""
@@ -132,6 +145,7 @@ class Site:
                                "TESTING": True, "USERS": USERS,
                                "WALL_TOKENS": {WALL_TOKEN: {"name": "wall"}},
                                "LOGIN_FILE": None})
+        self.app.after_request(_strict_csp)
         self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever,
@@ -142,7 +156,10 @@ class Site:
         """Stop like a killed server: every socket cut, listener and pool closed."""
         from webapp import realtime, socketio
         from webapp.db import close_pool
-        socketio.server.eio.disconnect()
+        eio = socketio.server.eio
+        for client in list(eio.sockets.values()):   # no wait: closed pages never drain
+            client.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+        eio.sockets = {}
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
@@ -217,9 +234,10 @@ def open_page(browser: Any, site: Site) -> Iterator[Callable[..., Any]]:
             site.console_errors.append(f"{msg.text} @ {msg.location}")
 
     def open_(path: str, user: str | None = None, size: tuple[int, int] = (1600, 900),
-              locale: str = "vi-VN") -> Any:
+              locale: str = "en-US") -> Any:
+        # an English, UTC browser: the pages choose the language and the time zone
         context = browser.new_context(viewport={"width": size[0], "height": size[1]},
-                                      locale=locale, timezone_id="Asia/Ho_Chi_Minh")
+                                      locale=locale, timezone_id="UTC")
         contexts.append(context)
         context.route("**/*", guard)
         if user is not None:
@@ -235,6 +253,16 @@ def open_page(browser: Any, site: Site) -> Iterator[Callable[..., Any]]:
     yield open_
     for context in contexts:
         context.close()
+
+
+def wait_until(page: Any, expression: str, timeout_s: float = 5.0) -> None:
+    """Poll a JS expression until truthy (``wait_for_function`` needs eval, which the CSP
+    of the pages forbids)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_s} s: {expression}")
+        page.wait_for_timeout(50)
 
 
 def screenshot(page: Any, name: str) -> Path:

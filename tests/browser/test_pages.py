@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
+from zoneinfo import ZoneInfo
 
-from tests.browser.conftest import CAMERAS, WALL_TOKEN, screenshot
+from tests.browser.conftest import CAMERAS, WALL_TOKEN, screenshot, wait_until
 
 READY = "body[data-ready='true']"
 
@@ -14,13 +14,17 @@ def test_wall_draws_every_camera_and_both_heatmaps(open_page, site):
     page.wait_for_selector(READY, timeout=15_000)
     assert page.evaluate("document.body.dataset.cameras") == str(len(CAMERAS))
     # one canvas per heat layer, with points from the rollups and the crowd samples
-    page.wait_for_function("document.body.dataset.heatIncidents > 0 "
-                           "&& document.body.dataset.heatCrowd > 0", timeout=5_000)
+    wait_until(page, "document.body.dataset.heatIncidents > 0 "
+                     "&& document.body.dataset.heatCrowd > 0")
     assert page.locator("canvas.vigil-heat-incidents").count() == 1
     assert page.locator("canvas.vigil-heat-crowd").count() == 1
     # the seeded alerts: pins, ticker, counters; the legend warns about boundaries
     assert page.locator(".vigil-pin").count() == 2      # the 2 h old one has faded out
     assert page.locator("#ticker li").count() == 3
+    # times are Asia/Ho_Chi_Minh (UTC+7) although the browser runs in UTC
+    ts = site.conn.execute("SELECT ts FROM events WHERE kind = 'abandoned_object'").fetchone()[0]
+    local = ts.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M:%S")
+    assert local in page.inner_text("#ticker")
     assert page.inner_text("#kpi-online") == "4/6"
     assert "gần đúng" in page.inner_text(".vigil-legend")
     # camera and zone names from the database are text, never markup
@@ -36,7 +40,7 @@ def test_commander_lists_alerts_and_shows_camera_detail(open_page, site):
     assert items.count() == 3
     assert page.locator("#f-ward option").count() == 3        # all + two wards
     page.select_option("#f-ward", "w-an-thoi")
-    page.wait_for_function("document.querySelectorAll('#alert-list .alert-item').length == 2")
+    wait_until(page, "document.querySelectorAll('#alert-list .alert-item').length == 2")
     items.first.click()
     page.wait_for_selector("#camera-detail:not([hidden]) #detail-timeline li time")
     assert page.inner_text("#detail-name") in {"Cảng bãi xe", "Cảng cổng A"}
@@ -89,8 +93,7 @@ def test_event_stored_in_the_database_appears_as_a_pin_within_a_second(open_page
     assert page.locator(f"#ticker li[data-event-id='{event_id}']").count() == 1
     # a camera-health event recolours the camera at once and is counted
     site.event("cam-06", "camera_offline")
-    page.wait_for_function("document.getElementById('kpi-offline').textContent === '2'",
-                           timeout=5_000)
+    wait_until(page, "document.getElementById('kpi-offline').textContent === '2'")
     screenshot(page, "wall-live-pin")
     site.check_clean()
 
