@@ -47,8 +47,9 @@ main.add_command(demo_command)
 main.add_command(gis_group), main.add_command(report_group)
 bench.add_command(store_bench)
 main.add_command(serve_command), bench.add_command(web_bench)
-from webapp.recognition_cli import hotlist_group, watchlist_group  # noqa: E402
+from webapp.recognition_cli import hotlist_group, recognition_bench, watchlist_group  # noqa: E402,E501
 main.add_command(watchlist_group), main.add_command(hotlist_group)
+bench.add_command(recognition_bench)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
