@@ -24,7 +24,7 @@ class MotionGate:
     """Background-difference motion detector for one camera."""
 
     width: int = 256            # analysis width in pixels (height keeps the aspect)
-    alpha: float = 0.25         # background learning rate per analysed frame
+    alpha: float = 0.1          # background learning rate per analysed frame
     threshold: int = 22         # grey-level change that counts as motion
     min_area: float = 0.0008    # smallest motion blob, share of the frame
     lighting_change: float = 0.45  # share of changed pixels treated as a lighting jump
@@ -68,6 +68,10 @@ class MotionGate:
         return boxes
 
 
+def _area(r: list[int]) -> int:
+    return (r[2] - r[0]) * (r[3] - r[1])
+
+
 def regions(boxes: list[Box], shape: tuple[int, ...], *, margin: int = 32,
             min_size: int = 96) -> list[Box]:
     """Pad boxes, give them a minimum size, clip to the frame and merge overlaps."""
@@ -85,9 +89,13 @@ def regions(boxes: list[Box], shape: tuple[int, ...], *, margin: int = 32,
         for i in range(len(out)):
             for j in range(i + 1, len(out)):
                 a, b = out[i], out[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    out[i] = [min(a[0], b[0]), min(a[1], b[1]),
-                              max(a[2], b[2]), max(a[3], b[3])]
+                if not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]):
+                    continue
+                u = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                # merge only when the union adds little empty space; else keep both
+                # (overlapping crops cost less than one big one; NMS removes duplicates)
+                if _area(u) <= 1.15 * (_area(a) + _area(b)):
+                    out[i] = u
                     del out[j]
                     merged = True
                     break

@@ -34,9 +34,9 @@ log = logging.getLogger(__name__)
 class PipelineOptions:
     """Tuning shared by the cameras of a worker."""
 
-    refresh_s: float = 10.0       # full-frame pass at least this often while objects move
+    refresh_s: float = 30.0       # full-frame pass at least this often while objects move
     idle_refresh_s: float = 60.0  # … and this often in a static, empty scene
-    full_frame_share: float = 0.5  # regions covering more than this: detect the full frame
+    full_frame_share: float = 0.6  # regions covering more than this: detect the full frame
     track_memory_s: float = 5.0   # a track survives this long without a detection
     evidence: bool = True
 
@@ -73,6 +73,7 @@ class CameraPipeline:
         self.geotag: Geotagger | None = None
         self.rules: RuleEngine | None = None
         self._last_full = -1e18
+        self._known = np.zeros((0, 4))  # boxes of the latest detections and tracks
         self._pending_health: list[HealthChange] = []
 
     def _setup(self, image: np.ndarray) -> None:
@@ -110,12 +111,17 @@ class CameraPipeline:
             return "full"
         if not boxes:
             return None
-        known = [tuple(int(v) for v in b) for b in self.tracked.xyxy] if len(self.tracked) \
-            else []
+        known = []
+        for x1, y1, x2, y2 in self._known:
+            # where a tracked object may have gone since: a quarter of its size around it
+            dx, dy = (x2 - x1) / 4, (y2 - y1) / 4
+            known.append((int(x1 - dx), int(y1 - dy), int(x2 + dx), int(y2 + dy)))
         plan = regions(list(boxes) + known, frame.image.shape)
         h, w = frame.image.shape[:2]
-        covered = sum((r[2] - r[0]) * (r[3] - r[1]) for r in plan)
-        return "full" if covered > self.options.full_frame_share * w * h else plan
+        mask = np.zeros((h // 8 + 1, w // 8 + 1), dtype=bool)
+        for x1, y1, x2, y2 in plan:
+            mask[y1 // 8:y2 // 8 + 1, x1 // 8:x2 // 8 + 1] = True
+        return "full" if mask.mean() > self.options.full_frame_share else plan
 
     # -- after the detector -----------------------------------------------------------------
 
@@ -143,6 +149,8 @@ class CameraPipeline:
         if len(tracked) and tracked.tracker_id is not None:
             tracked = tracked[tracked.tracker_id >= 0]
         self.tracked = tracked
+        self._known = np.concatenate([det.xyxy.reshape(-1, 4), tracked.xyxy.reshape(-1, 4)]) \
+            if len(det) or len(tracked) else np.zeros((0, 4))
         assert self.rules is not None
         for firing in self.rules.evaluate(Scene(frame.t, tracked, frame.image.shape[:2])):
             events.append(self._rule_event(frame, firing))

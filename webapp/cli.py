@@ -37,12 +37,14 @@ def bench() -> None:
 
 # Each package keeps its commands beside the code they drive; one line each here.
 # (Only this CLI may import analytics/ from webapp/.)
+from analytics.cli import analytics_bench, workers_command  # noqa: E402
 from store.cli import db_group, store_bench  # noqa: E402
 from webapp.demo.command import demo_command  # noqa: E402
 from webapp.gis_cli import gis_group, report_group  # noqa: E402
 from webapp.commands import serve_command, web_bench  # noqa: E402
 
 main.add_command(db_group)
+main.add_command(workers_command), bench.add_command(analytics_bench)
 main.add_command(demo_command)
 main.add_command(gis_group), main.add_command(report_group)
 bench.add_command(store_bench)

@@ -37,6 +37,7 @@ class OnnxYolo(Detector):
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        opts.enable_cpu_mem_arena = False  # ~60 MB less per worker, no measurable cost
         self.session = ort.InferenceSession(str(self.model_path), opts,
                                             providers=["CPUExecutionProvider"])
         inp = self.session.get_inputs()[0]

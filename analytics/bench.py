@@ -1,0 +1,162 @@
+"""``vigil bench analytics``: motion-gated, region-packed detection versus a naive loop.
+
+Both pipelines run in one process over the same decoded frames of vtest.avi (several
+"cameras" are the same clip started at different offsets, so a tick has different
+content per camera). Figures printed per sampling rate:
+
+* camera-frames analysed per CPU core-second (analysis = motion, detector, tracker,
+  rules; decoding is reported separately since every pipeline pays it equally);
+* detector CPU ms per camera-frame and per detector call; share of frames whose
+  detector call was skipped; regional versus full-frame passes;
+* track recall of the gated pipeline against the naive 640-px loop: a naive track (≥ 3
+  frames) is found when boxes of the gated tracker cover it (IoU ≥ 0.5) on at least half
+  of its frames;
+* peak RSS of one real worker process on one camera.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from analytics.config import parse_camera
+from analytics.detections import box_iou
+from analytics.mosaic import detect_plans
+from analytics.pipeline import CameraPipeline, PipelineOptions
+from analytics.sources import Frame
+from store.settings import Settings
+
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+def _decode(path: Path, step: int, limit: int | None) -> tuple[list[np.ndarray], float, int]:
+    """Sampled frames, CPU seconds spent decoding, source frames read."""
+    cap = cv2.VideoCapture(str(path))
+    frames, n = [], 0
+    c0 = time.process_time()
+    while limit is None or len(frames) < limit:
+        if n % step:
+            ok = cap.grab()
+        else:
+            ok, img = cap.read()
+            if ok:
+                frames.append(img)
+        if not ok:
+            break
+        n += 1
+    cap.release()
+    return frames, time.process_time() - c0, n
+
+
+def _run(frames: list[np.ndarray], cameras: int, fps: float, gating: bool, detector,
+         scale: float) -> dict:
+    """Analyse ``cameras`` offset copies of ``frames``; per camera, tracks per frame."""
+    cams = [parse_camera({"id": f"bench-{i}", "stream_url": "bench", "lon": 105.8,
+                          "lat": 19.8, "sample_fps": fps, "motion_gating": gating})
+            for i in range(cameras)]
+    pipes = [CameraPipeline(c, None, PipelineOptions(evidence=False)) for c in cams]
+    offsets = [i * len(frames) // cameras for i in range(cameras)]
+    tracks: list[dict[int, dict[int, np.ndarray]]] = [defaultdict(dict) for _ in cams]
+    calls0 = detector.calls
+    cpu = detect_cpu = 0.0
+    for k in range(len(frames)):
+        batch = [Frame(frames[(k + off) % len(frames)], k / fps, _NOW, k) for off in offsets]
+        c0 = time.process_time()
+        plans = [p.plan(f) for p, f in zip(pipes, batch)]
+        d0 = time.process_time()
+        dets = detect_plans(detector, [f.image for f in batch], plans, scale=scale)
+        detect_cpu += time.process_time() - d0
+        for i, (p, f, plan, det) in enumerate(zip(pipes, batch, plans, dets)):
+            p.complete(f, plan, det)
+            t = p.tracked
+            for tid, box in zip(t.tracker_id if len(t) else [], t.xyxy if len(t) else []):
+                tracks[i][int(tid)][k] = box
+        cpu += time.process_time() - c0
+    n = len(frames) * cameras
+    return {"camera_frames": n, "cpu_s": cpu, "detect_cpu_s": detect_cpu,
+            "calls": detector.calls - calls0,
+            "skipped": sum(p.stats.skipped for p in pipes),
+            "regional": sum(p.stats.regional for p in pipes),
+            "full": sum(p.stats.full for p in pipes), "tracks": tracks}
+
+
+def track_recall(naive: list[dict], gated: list[dict], min_len: int = 3) -> tuple[float, int]:
+    """Share of naive tracks (≥ min_len frames) covered by gated boxes on ≥ half their frames."""
+    found = total = 0
+    for cam_naive, cam_gated in zip(naive, gated):
+        by_frame: dict[int, list[np.ndarray]] = defaultdict(list)
+        for boxes in cam_gated.values():
+            for k, box in boxes.items():
+                by_frame[k].append(box)
+        for boxes in cam_naive.values():
+            if len(boxes) < min_len:
+                continue
+            total += 1
+            hits = sum(1 for k, box in boxes.items() if by_frame.get(k) and
+                       box_iou(box[None], np.array(by_frame[k])).max() >= 0.5)
+            found += hits >= len(boxes) / 2
+    return (found / total if total else 1.0), total
+
+
+def _worker_rss(settings: Settings, video: Path) -> float:
+    """Peak RSS (MB) of one real worker process analysing one camera for 30 frames."""
+    from analytics.worker import Worker, WorkerConfig
+
+    cam = parse_camera({"id": "bench-rss", "stream_url": str(video), "lon": 105.8,
+                        "lat": 19.8, "sample_fps": 2})
+    ctx = mp.get_context("spawn")
+    w = Worker(WorkerConfig("rss", (cam,), settings, max_frames=30), ctx.Event())
+    w.start()
+    w.join(300)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+_NOW = None  # set in run_bench (wall-clock stamp for Frame.ts; not used by the analysis)
+
+
+def run_bench(settings: Settings, video: Path = VTEST, cameras: int = 4,
+              full_rate_frames: int = 150, scale: float = 1.0,
+              echo: Callable[[str], None] = print) -> dict:
+    """Run the benchmark and print its figures; returns them."""
+    global _NOW
+    from datetime import datetime, timezone
+
+    from analytics.detectors import make_detector
+
+    _NOW = datetime.now(timezone.utc)
+    detector = make_detector("onnx_yolo", threads=1)
+    src_fps = cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FPS) or 10.0
+    results = {}
+    echo(f"vigil analytics benchmark on {video.name} ({cameras} cameras = offset copies; "
+         f"1 onnxruntime thread; region scale {scale})")
+    for label, fps, limit in (("1 fps", 1.0, None), ("full rate", src_fps, full_rate_frames)):
+        frames, decode_s, read = _decode(video, max(1, round(src_fps / fps)), limit)
+        naive = _run(frames, cameras, fps, False, detector, scale)
+        gated = _run(frames, cameras, fps, True, detector, scale)
+        recall, n_tracks = track_recall(naive["tracks"], gated["tracks"])
+        row = {"decode_ms_per_source_frame": 1000 * decode_s / max(read, 1)}
+        echo(f"\n[{label}] {len(frames)} frames × {cameras} cameras; decoding "
+             f"{row['decode_ms_per_source_frame']:.2f} ms CPU per source frame "
+             f"({read} read for {len(frames)} sampled)")
+        for name, r in (("naive 640", naive), ("gated", gated)):
+            rate = r["camera_frames"] / r["cpu_s"]
+            echo(f"  {name:10s} {rate:7.1f} camera-frames/core-s | detector "
+                 f"{1000 * r['detect_cpu_s'] / r['camera_frames']:6.1f} ms/camera-frame, "
+                 f"{r['calls']} calls ({1000 * r['detect_cpu_s'] / max(r['calls'], 1):.0f} "
+                 f"ms/call) | skipped {r['skipped'] / r['camera_frames']:.0%}, regional "
+                 f"{r['regional']}, full {r['full']}")
+            row[name] = {k: v for k, v in r.items() if k != "tracks"} | {"rate": rate}
+        echo(f"  track recall gated vs naive: {recall:.3f} over {n_tracks} naive tracks")
+        row["recall"], row["naive_tracks"] = recall, n_tracks
+        results[label] = row
+    rss = _worker_rss(settings, video)
+    echo(f"\nworker process peak RSS (1 camera): {rss:.0f} MB")
+    results["worker_rss_mb"] = rss
+    return results
