@@ -136,3 +136,44 @@ def test_watchlist_admin_views_photo_and_remove_are_audited(app, seeded, conn):
         ("admin", "watchlist.list"), ("operator", "watchlist.photo"),
         ("admin", "watchlist.remove")]
     assert audit[0]["remote"] == "127.0.0.1"
+
+
+def test_incidents_verdicts_and_precision(app, db_url, conn, tmp_path):
+    upsert_cameras(conn, [Camera(id=c, name=c, lon=103.96, lat=10.22, ward_id=w)
+                          for c, w in (("c1", "ward-a"), ("c2", "ward-a"), ("c3", "ward-b"))])
+    conn.commit()
+    writer = EventWriter(db_url, load_settings({"state_dir": tmp_path / "w"}, environ={}))
+    now = datetime.now(timezone.utc) - timedelta(minutes=30)
+    for cam, ward, lat, dt in (("c1", "ward-a", 10.2200, 0), ("c2", "ward-a", 10.2205, 30),
+                               ("c3", "ward-b", 10.3000, 10)):
+        writer.submit(GeoEvent(ts=now + timedelta(seconds=dt), camera_id=cam,
+                               kind="intrusion", lon=103.96, lat=lat, ward_id=ward,
+                               attributes={"rule": "gate"}))
+    writer.flush(timeout=30)
+    writer.close()
+    op = client_for(app, "operator")
+    found = op.get("/api/v1/recognition/incidents").json["incidents"]
+    assert sorted((i["n"], tuple(i["cameras"])) for i in found) == [(1, ("c3",)),
+                                                                    (2, ("c1", "c2"))]
+    commander = client_for(app, "commander")  # ward-a only
+    mine = commander.get("/api/v1/recognition/incidents").json["incidents"]
+    assert [i["cameras"] for i in mine] == [["c1", "c2"]]
+    other = next(i for i in found if i["cameras"] == ["c3"])
+    refused = commander.post(f"/api/v1/recognition/incidents/{other['id']}/verdict",
+                             json={"verdict": "false_alarm"},
+                             headers={"X-CSRF-Token": commander.csrf})
+    assert refused.status_code in (403, 404)
+    ok = commander.post(f"/api/v1/recognition/incidents/{mine[0]['id']}/verdict",
+                        json={"verdict": "true_alarm", "note": "đúng"},
+                        headers={"X-CSRF-Token": commander.csrf})
+    assert ok.status_code == 200
+    bad = op.post(f"/api/v1/recognition/incidents/{other['id']}/verdict",
+                  json={"verdict": "maybe"}, headers={"X-CSRF-Token": op.csrf})
+    assert bad.status_code == 400
+    assert op.post(f"/api/v1/recognition/incidents/{other['id']}/verdict",
+                   json={"verdict": "false_alarm"},
+                   headers={"X-CSRF-Token": op.csrf}).status_code == 200
+    assert op.get("/api/v1/recognition/precision").status_code == 403
+    rules = client_for(app, "admin").get("/api/v1/recognition/precision").json["rules"]
+    assert [(r["camera_id"], r["precision"]) for r in rules] == [
+        ("c1", 1.0), ("c2", 1.0), ("c3", 0.0)]

@@ -4,7 +4,9 @@ Plates and faces are personal data. Plate search and enrolled photos need the
 ``evidence`` permission (admin, commander, operator — not planners or the wall) and are
 ward-scoped; the hotlist is managed by those who ``act`` on alerts; the watchlist (names,
 reasons) and the recognition audit log are for admins. Every view and change writes a
-``recognition_audit`` row (:mod:`store.watchlist`). Enrolment runs the face models and is
+``recognition_audit`` row (:mod:`store.watchlist`). Incidents (alerts merged across
+cameras, :mod:`store.incidents`) are ward-scoped; operators judge them true or false
+alarm and admins read the resulting precision per rule. Enrolment runs the face models and is
 done with ``vigil watchlist add`` (the web process loads no models).
 """
 
@@ -158,6 +160,50 @@ def audit() -> Response:
     return {"audit": wl.audit_log(get_db(), integer("limit", 200, lo=1, hi=5000))}
 
 
+@bp.get("/incidents")
+@allow("view")
+def incidents() -> Response:
+    """Merged incidents in scope (alerts merged first, up to the newest committed)."""
+    from flask import current_app
+
+    from store import incidents as inc
+    principal = require("view")
+    since, until = window(default_hours=24)
+    conn = get_db()
+    inc.merge_new(conn, current_app.config.get("INCIDENT_RADIUS_M", 300.0),
+                  current_app.config.get("INCIDENT_WINDOW_S", 300.0))
+    return {"incidents": inc.list_incidents(conn, since, until, principal.wards,
+                                            integer("limit", 200, lo=1, hi=2000))}
+
+
+@bp.post("/incidents/<int:incident_id>/verdict")
+@allow("act")
+def incident_verdict(incident_id: int) -> Response:
+    """Mark an incident ``true_alarm`` or ``false_alarm`` (feeds rule precision)."""
+    from store import incidents as inc
+    from webapp.access import require_ward
+    principal = require("act")
+    body = json_body({"verdict": lambda v: v in inc.VERDICTS, "note": _reason},
+                     {"verdict"})
+    conn = get_db()
+    exists, ward = inc.incident_ward(conn, incident_id)
+    if not exists:
+        raise ApiError(404, f"incident {incident_id} not found")
+    require_ward(principal, ward, f"incident {incident_id}")
+    inc.set_verdict(conn, incident_id, body["verdict"], principal.name, body.get("note"))
+    return {"id": incident_id, "verdict": body["verdict"]}
+
+
+@bp.get("/precision")
+@allow("admin")
+def precision() -> Response:
+    """Precision of every camera rule from judged incidents (tune the noisy ones)."""
+    from store import incidents as inc
+    require("admin")
+    since, _ = window(default_hours=24 * 30)
+    return {"since": since.isoformat(), "rules": inc.rule_precision(get_db(), since)}
+
+
 def openapi_paths() -> dict:
     """This blueprint's paths for the OpenAPI document (:mod:`webapp.api.openapi`)."""
     from webapp.api.openapi import _ERRORS, _NOT_FOUND, _WINDOW, _json, _p, _q
@@ -211,6 +257,18 @@ def openapi_paths() -> dict:
             "Enrolled photo of a face", "evidence",
             {"200": {"description": "JPEG", "content": {"image/jpeg": {}}}, **_NOT_FOUND},
             [_p("face_id", {"type": "integer", "minimum": 1}, "Enrolled face id.")])},
+        "/recognition/incidents": {"get": op(
+            "Incidents: related alerts merged across cameras", "view",
+            {"200": _json(obj)}, [*_WINDOW, _q("limit", {"type": "integer", "minimum": 1,
+                                                          "maximum": 2000}, "At most.")])},
+        "/recognition/incidents/{incident_id}/verdict": {"post": op(
+            "Mark an incident true or false alarm", "act", {"200": _json(obj), **_NOT_FOUND},
+            [_p("incident_id", {"type": "integer", "minimum": 1}, "Incident id.")],
+            body={"type": "object", "additionalProperties": False, "required": ["verdict"],
+                  "properties": {"verdict": {"enum": ["true_alarm", "false_alarm"]},
+                                 "note": reason}})},
+        "/recognition/precision": {"get": op("Precision per camera rule", "admin",
+                                             {"200": _json(obj)}, _WINDOW)},
         "/recognition/audit": {"get": op(
             "Recognition audit log", "admin", {"200": _json(obj)},
             [_q("limit", {"type": "integer", "minimum": 1, "maximum": 5000}, "At most.")])},
