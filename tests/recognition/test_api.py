@@ -93,9 +93,17 @@ def test_plate_search_is_partial_scoped_and_audited(app, seeded, conn):
     assert [e["ward_id"] for e in r.json["events"]] == ["ward-a"]  # ward scope
     bad = op.get("/api/v1/recognition/plates?plate=--")
     assert bad.status_code == 400 and bad.json["error"]["details"]["parameter"] == "plate"
-    searches = [(a["actor"], a["target"]) for a in wl.audit_log(conn)
-                if a["action"] == "plates.search"]
-    assert searches == [("commander", "51G"), ("operator", "51g-123.4")]
+    csv = op.get("/api/v1/recognition/plates?plate=123.46&format=csv")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    lines = csv.data.decode().splitlines()
+    assert lines[0].startswith("event_id,ts,kind,plate") and len(lines) == 2
+    assert ",plate_read,51G-123.46,," in lines[1] and ",cam-b,ward-b," in lines[1]
+    assert op.get("/api/v1/recognition/plates?plate=1&format=xml").status_code == 400
+    searches = [(a["actor"], a["action"], a["target"]) for a in wl.audit_log(conn)
+                if a["action"].startswith("plates.")]
+    assert searches == [("operator", "plates.export", "123.46"),
+                        ("commander", "plates.search", "51G"),
+                        ("operator", "plates.search", "51g-123.4")]
 
 
 def test_hotlist_add_remove_with_csrf_and_validation(app, seeded, conn):

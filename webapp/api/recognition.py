@@ -18,7 +18,7 @@ from flask import Blueprint, Response, request
 
 from store import watchlist as wl
 from webapp.access import allow, require
-from webapp.api.params import integer, json_body, window
+from webapp.api.params import choice_list, integer, json_body, window
 from webapp.db import get_db
 from webapp.errors import ApiError
 
@@ -57,13 +57,35 @@ def plate_search() -> Response:
                        "e.g. 51G-12", parameter="plate")
     since, until = window(default_hours=24 * 7)
     limit = integer("limit", 100, lo=1, hi=1000)
+    export = choice_list("format", ("json", "csv")) == ["csv"]
     conn = get_db()
     with conn.transaction():
         events = wl.find_plate_events(conn, partial, start=since, end=until,
                                       ward_ids=principal.wards, limit=limit)
-        wl.audit(conn, principal.name, "plates.search", partial, _remote(),
-                 results=len(events))
+        wl.audit(conn, principal.name, "plates.export" if export else "plates.search",
+                 partial, _remote(), results=len(events))
+    if export:
+        return _csv(events)
     return {"plate": wl.compact(partial), "events": [e.to_json() for e in events]}
+
+
+def _csv(events: list) -> Response:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(["event_id", "ts", "kind", "plate", "province", "vehicle", "camera_id",
+                  "ward_id", "lon", "lat", "confidence"])
+    for e in events:
+        a = e.attributes
+        out.writerow([e.id, e.ts.isoformat(), e.kind, a.get("plate"), a.get("province"),
+                      a.get("vehicle"), e.camera_id, e.ward_id, e.lon, e.lat,
+                      a.get("confidence")])
+    response = Response(buf.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = "attachment; filename=plates.csv"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/hotlist")
@@ -231,7 +253,9 @@ def openapi_paths() -> dict:
                                                "maxLength": 20},
                                      "Part of a plate, any punctuation (51G-12).", True),
                                   *_WINDOW, _q("limit", {"type": "integer", "minimum": 1,
-                                                         "maximum": 1000}, "At most.")])},
+                                                         "maximum": 1000}, "At most."),
+                                  _q("format", {"enum": ["json", "csv"]},
+                                     "csv: an export (audited as such).")])},
         "/recognition/hotlist": {
             "get": op("Plate hotlist", "act", {"200": _json(obj)}),
             "post": op("Add a plate to the hotlist", "act",
