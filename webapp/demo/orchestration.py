@@ -257,7 +257,8 @@ class Demo:
         from store.registry import Camera, list_cameras, replace_wards, replace_zones, \
             upsert_cameras
         opts = self.options
-        migrate.upgrade(url)
+        migrate.upgrade(url, self.settings.migrations_dir,
+                        partitions_ahead_days=self.settings.partitions_ahead_days)
         wards, zones = load_shipped(opts.province)
         seeds_ = camera_seeds(opts.province, wards, zones)
         clip = None
@@ -378,40 +379,32 @@ class Demo:
 
     @contextmanager
     def _web(self, url: str) -> Iterator[tuple]:
-        """The map app on a threaded Werkzeug server in a background thread."""
-        from werkzeug.serving import make_server
-
-        from webapp import create_app, realtime
+        """The map app on the shared threaded server (:class:`webapp.server.WebServer`)."""
+        from webapp import create_app
         from webapp.access import ensure_login_file
-        from webapp.db import close_pool
+        from webapp.server import WebServer
         opts = self.options
-        settings = self.settings
-        login_file = settings.state_dir / "web_login.json"
+        login_file = self.settings.state_dir / "web_login.json"
         login = ensure_login_file(login_file, reset=True, password=opts.password)
-        app = create_app({"SETTINGS": settings, "DATABASE_URL": url,
+        app = create_app({"SETTINGS": self.settings, "DATABASE_URL": url,
                           "LOGIN_FILE": login_file, "DEMO": True})
         try:
-            server = make_server(opts.host, opts.port, app, threaded=True)
-        except OSError as exc:
+            # Werkzeug reports a busy port with sys.exit(1), other bind errors as OSError
+            server = WebServer(app, opts.host, opts.port)
+        except (OSError, SystemExit) as exc:
+            from webapp import db, realtime
             realtime.shutdown(app)
-            close_pool(app)
-            raise DemoError(f"cannot listen on {opts.host}:{opts.port}: {exc.strerror}; "
-                            "choose another with --port") from None
-        port = server.server_port
-        thread = threading.Thread(target=server.serve_forever, name="vigil-demo-web",
-                                  kwargs={"poll_interval": 0.2}, daemon=True)
-        thread.start()
-        base = f"http://{opts.host}:{port}"
-        self.login = DemoLogin(base + "/", login.username, login.password,
-                               f"{base}/wall?token={login.wall_token}")
+            db.close_pool(app)
+            why = getattr(exc, "strerror", None) or "the address is in use or not available"
+            raise DemoError(f"cannot listen on {opts.host}:{opts.port}: {why}; "
+                            "choose another port with --port") from None
+        server.start()
+        self.login = DemoLogin(server.url + "/", login.username, login.password,
+                               f"{server.url}/wall?token={login.wall_token}")
         try:
-            yield app, port
+            yield app, server.port
         finally:
-            server.shutdown()
-            thread.join(10)
-            server.server_close()
-            realtime.shutdown(app)
-            close_pool(app)
+            server.stop()
             self.say("vigil demo: web server stopped")
 
     def _banner(self, port: int, n_cameras: int, n_real: int, n_sim: int) -> None:
