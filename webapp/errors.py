@@ -58,12 +58,10 @@ def _on_http_error(exc: HTTPException) -> Response | HTTPException:
     return error_response(exc.code or 500, exc.description or exc.name)
 
 
-def _on_unexpected(exc: Exception) -> Response | Exception:
+def _on_unexpected(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException):
         return _on_http_error(exc)
     log.exception("unhandled error on %s %s", request.method, request.path)
-    if not wants_json():
-        return error_response(500, "internal server error")
     return error_response(500, "internal server error; see the server log")
 
 

@@ -196,3 +196,21 @@ def test_openapi_describes_every_api_route(app: Flask, login) -> None:
         node = doc
         for key in ref.split("/"):
             node = node[key]
+
+
+def test_unexpected_errors_are_json_500(make_app, login) -> None:
+    app = make_app()
+
+    from webapp.access import allow
+
+    @app.get("/api/v1/boom")
+    @allow("view")
+    def boom():  # noqa: ANN202 - a route that fails
+        raise RuntimeError("boom")
+
+    client = app.test_client()
+    login(client, "admin")
+    response = client.get("/api/v1/boom")
+    assert response.status_code == 500
+    assert response.json["error"]["code"] == "server_error"
+    assert "boom" not in response.text                 # no internals leak to the client

@@ -92,6 +92,15 @@ class Wall:
         self.sio.disconnect()
 
 
+def wait_for_pump(server: Any, event_id: int) -> None:
+    """Until the server's event pump has handled ``event_id``."""
+    pump = server.app.extensions["vigil_pump"]
+    deadline = time.monotonic() + WAIT_S
+    while pump.watermark < event_id:
+        assert time.monotonic() < deadline, "the pump did not catch up"
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def walls() -> Any:
     opened: list[Wall] = []
@@ -147,6 +156,7 @@ def test_replay_after_reconnect(live_server, conn, walls) -> None:
               insert_event(conn, "cam-b", "fight", WARD_B),          # not the commander's
               insert_event(conn, "cam-a", "crowd_sample", WARD_A, value=0.5),
               insert_event(conn, "cam-a", "loitering", WARD_A)]
+    wait_for_pump(server, missed[-1])            # so they are history, not live, for sure
     again = walls(server.url, "commander", after_id=first.last_id)
     assert again.acks[0]["replayed"] == 2 and not again.acks[0]["truncated"]
     assert again.replayed == [missed[0], missed[3]]
