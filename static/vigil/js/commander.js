@@ -173,7 +173,7 @@ async function loadAlerts() {
   pins.clear();
   const rows = rowsOf(payload).map(alertOf).sort((a, b) => b.ev.id - a.ev.id);
   for (const { ev, state } of rows.reverse()) {
-    if (feed) feed.markSeen(ev.id);
+    if (feed && !feed.started) feed.markSeen(ev.id);   // later reloads: the stream decides
     addAlert(ev, state, false);
   }
   updateCount();

@@ -8,8 +8,6 @@
 
 import { config, t } from "./core.js";
 
-const SEEN_LIMIT = 5000;
-
 export class LiveFeed {
   /**
    * handlers: {event(ev), alertState(msg), cameraStatus(msg), status(state), resync()}
@@ -18,8 +16,6 @@ export class LiveFeed {
   constructor(handlers, afterId = null) {
     this.handlers = handlers;
     this.lastId = afterId;
-    this.seen = new Set();
-    this.seenOrder = [];
     this.subscription = {};
     this.started = false;   // the first subscribe() waits for the page's REST load
     const io = window.io;
@@ -63,16 +59,15 @@ export class LiveFeed {
     });
   }
 
-  /** Record an event id as drawn (from the REST load); returns false if it was already. */
+  /**
+   * Record an event id as drawn; false if it is not newer than the last one. The server
+   * sends ids in ascending order, each at most once per subscription, so the last id is
+   * all the memory this needs (nothing grows on a wall that runs for weeks).
+   */
   markSeen(id) {
-    if (this.seen.has(id)) return false;
-    this.seen.add(id);
-    this.seenOrder.push(id);
-    if (this.seenOrder.length > SEEN_LIMIT) this.seen.delete(this.seenOrder.shift());
-    if (this.lastId === null || id > this.lastId) {
-      this.lastId = id;
-      document.body.dataset.lastEventId = String(id);
-    }
+    if (this.lastId !== null && id <= this.lastId) return false;
+    this.lastId = id;
+    document.body.dataset.lastEventId = String(id);
     return true;
   }
 

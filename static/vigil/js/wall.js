@@ -33,8 +33,9 @@ const crowdHeat = new HeatLayer(map, {
 });
 
 const wardNames = new Map();
-const wardAlerts = new Map();   // ward_id -> count of alerts in the incident window
-const alertTimes = [];          // [ts ms, ward_id] of counted alerts, oldest first
+// alerts in the incident window, counted per minute and ward: bounded by the window's
+// minutes x wards however many alerts arrive
+const alertMinutes = new Map(); // minute number -> Map(ward_id -> count)
 const crowdByCamera = new Map();  // camera_id -> [lat, lon, value, ts ms]
 let areas = null;
 let feed = null;
@@ -42,32 +43,40 @@ let feed = null;
 startClock();
 
 function countAlert(ev) {
-  const ts = new Date(ev.ts).getTime();
-  alertTimes.push([ts, ev.ward_id || ""]);
-  wardAlerts.set(ev.ward_id || "", (wardAlerts.get(ev.ward_id || "") || 0) + 1);
+  const minute = Math.floor(new Date(ev.ts).getTime() / 60000);
+  let wards = alertMinutes.get(minute);
+  if (!wards) alertMinutes.set(minute, (wards = new Map()));
+  wards.set(ev.ward_id || "", (wards.get(ev.ward_id || "") || 0) + 1);
 }
 
-function expireAlertCounts() {
-  const cutoff = Date.now() - (opts.incident_hours || 6) * HOUR;
-  while (alertTimes.length && alertTimes[0][0] < cutoff) {
-    const [, ward] = alertTimes.shift();
-    wardAlerts.set(ward, Math.max(0, (wardAlerts.get(ward) || 1) - 1));
+/** Alerts per ward within the incident window (older minutes are dropped). */
+function alertCounts() {
+  const cutoff = Math.floor((Date.now() - (opts.incident_hours || 6) * HOUR) / 60000);
+  const totals = new Map();
+  let all = 0;
+  for (const [minute, wards] of alertMinutes) {
+    if (minute < cutoff) { alertMinutes.delete(minute); continue; }
+    for (const [ward, n] of wards) {
+      totals.set(ward, (totals.get(ward) || 0) + n);
+      all += n;
+    }
   }
+  return { totals, all };
 }
 
 function renderCounters() {
-  expireAlertCounts();
+  const alerts = alertCounts();
   const all = cameras.counts();
   document.getElementById("kpi-online").textContent = `${all.online}/${all.total}`;
   document.getElementById("kpi-offline").textContent = String(all.offline);
   document.getElementById("kpi-tampered").textContent = String(all.tampered);
-  document.getElementById("kpi-alerts").textContent = String(alertTimes.length);
+  document.getElementById("kpi-alerts").textContent = String(alerts.all);
   document.getElementById("kpi-alerts-label").textContent =
     t("Alerts, last {n} h", { n: opts.incident_hours || 6 });
   const body = document.getElementById("ward-counters");
   const rows = [...wardNames.entries()].map(([id, name]) => {
     const counts = cameras.counts((c) => c.ward_id === id);
-    return { id, name, counts, alerts: wardAlerts.get(id) || 0 };
+    return { id, name, counts, alerts: alerts.totals.get(id) || 0 };
   });
   rows.sort((a, b) => b.alerts - a.alerts || a.name.localeCompare(b.name));
   const fragment = document.createDocumentFragment();
@@ -245,7 +254,7 @@ async function start() {
   setInterval(() => { if (crowdDirty) redrawCrowd(); }, 5000);
   setInterval(() => { if (countersDirty) { countersDirty = false; renderCounters(); } }, 2000);
   setInterval(loadHeatmaps, (opts.refresh_s || 60) * 1000);
-  setInterval(() => { expireAlertCounts(); countersDirty = true; }, 60 * 1000);
+  setInterval(() => { countersDirty = true; }, 60 * 1000);
   setInterval(nextArea, (opts.cycle_s || 40) * 1000);
 }
 
