@@ -127,12 +127,17 @@ def _persons(conn: psycopg.Connection, where: str = "", params: tuple = ()) -> l
     return [Person(*r[:7], faces=tuple(r[7])) for r in rows]
 
 
-def list_persons(conn: psycopg.Connection, actor: str, remote: str | None = None
-                 ) -> list[Person]:
-    """Every watchlist person (audited as a view)."""
+def list_persons(conn: psycopg.Connection, actor: str, remote: str | None = None,
+                 name: str | None = None) -> list[Person]:
+    """Watchlist persons, all or those whose name contains ``name`` (audited as a view)."""
     with conn.transaction():
-        persons = _persons(conn)
-        audit(conn, actor, "watchlist.list", None, remote, count=len(persons))
+        if name:
+            pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace(
+                "_", "\\_") + "%"
+            persons = _persons(conn, "WHERE p.name ILIKE %s", (pattern,))
+        else:
+            persons = _persons(conn)
+        audit(conn, actor, "watchlist.list", name, remote, count=len(persons))
     return persons
 
 

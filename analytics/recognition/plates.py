@@ -138,6 +138,8 @@ class PlateWatcher:
         self.voter = PlateVoter(rule.min_reads, rule.min_share)
         self._seen: dict[int, int] = {}
         self._boxes: dict[int, np.ndarray] = {}
+        self._tries: dict[int, int] = {}
+        self._last_t: dict[int, float] = {}
 
     def observe(self, image: np.ndarray, t: float, tracked: sv.Detections) -> list[Firing]:
         """Read this frame's vehicles; firings for tracks decided now or just ended."""
@@ -149,23 +151,28 @@ class PlateWatcher:
                 tid = int(tid)
                 n = self._seen[tid] = self._seen.get(tid, -1) + 1
                 self._boxes[tid] = box
+                self._last_t[tid] = t
                 x1, y1, x2, y2 = (int(round(v)) for v in box)
                 x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
                 if self.voter.decided(tid) or n % self.rule.every_n or \
-                        x2 - x1 < self.rule.min_box_px or y2 <= y1:
+                        x2 - x1 < self.rule.min_box_px or y2 <= y1 or \
+                        self._tries.get(tid, 0) >= self.rule.max_attempts:
                     continue
+                self._tries[tid] = self._tries.get(tid, 0) + 1
                 read = self.reader.read(image[y1:y2, x1:x2])
                 if read is None:
                     continue
                 vote = self.voter.add(tid, read.plate, read.confidence, t)
                 if vote is not None:
                     out.extend(self._fire(vote))
-        ended = self.voter.stale(t, self.rule.forget_s)
-        for vote in self.voter.finish(ended):
+        ended = set(self.voter.stale(t, self.rule.forget_s))
+        ended.update(tid for tid, last in self._last_t.items()
+                     if t - last > self.rule.forget_s)
+        for vote in self.voter.finish(sorted(ended)):
             out.extend(self._fire(vote))
-        for tid in ended:
-            self._seen.pop(tid, None)
-            self._boxes.pop(tid, None)
+        for tid in ended:  # unreadable tracks too: nothing is kept for a gone track
+            for memory in (self._seen, self._boxes, self._tries, self._last_t):
+                memory.pop(tid, None)
         return out
 
     def _fire(self, vote: PlateVote) -> list[Firing]:

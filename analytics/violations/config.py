@@ -56,6 +56,8 @@ class PlateRule(_FrameRule):
     min_share: float = Field(0.6, gt=0, le=1)
     forget_s: float = Field(5.0, gt=0, description="A track unseen this long is closed "
                             "(and decided on what it has).")
+    max_attempts: int = Field(12, ge=1, description="OCR calls per track at most (a "
+                              "parked car with an unreadable plate is not read forever).")
 
 
 class FaceRule(_FrameRule):

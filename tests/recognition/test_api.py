@@ -128,6 +128,8 @@ def test_hotlist_add_remove_with_csrf_and_validation(app, seeded, conn):
 def test_watchlist_admin_views_photo_and_remove_are_audited(app, seeded, conn):
     admin = client_for(app, "admin")
     (person,) = admin.get("/api/v1/recognition/watchlist").json["persons"]
+    assert admin.get("/api/v1/recognition/watchlist?name=văn").json["persons"] == [person]
+    assert admin.get("/api/v1/recognition/watchlist?name=Bình").json["persons"] == []
     assert person["name"] == "Nguyễn Văn A" and "embedding" not in str(person)
     photo = client_for(app, "operator").get(
         f"/api/v1/recognition/faces/{seeded['face']}/photo")
@@ -141,7 +143,8 @@ def test_watchlist_admin_views_photo_and_remove_are_audited(app, seeded, conn):
     assert admin.get(f"/api/v1/recognition/watchlist/{seeded['person']}").status_code == 404
     audit = admin.get("/api/v1/recognition/audit").json["audit"]
     assert [(a["actor"], a["action"]) for a in reversed(audit)][2:] == [
-        ("admin", "watchlist.list"), ("operator", "watchlist.photo"),
+        ("admin", "watchlist.list"), ("admin", "watchlist.list"), ("admin", "watchlist.list"),
+        ("operator", "watchlist.photo"),
         ("admin", "watchlist.remove")]
     assert audit[0]["remote"] == "127.0.0.1"
 

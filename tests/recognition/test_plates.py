@@ -157,3 +157,16 @@ def test_plates_through_pipeline_stage_and_store(db_url, conn, settings, plate_r
     assert [e.attributes["plate"] for e in found] == ["36A-567.89"]
     assert found[0].attributes["province"] == "Thanh Hóa"
     assert found[0].attributes["reads"] == 2
+
+
+def test_unreadable_vehicles_are_tried_a_bounded_number_of_times(plate_reader):
+    rule = PlateRule(id="plates", kind="plate_read", max_attempts=3, forget_s=2.0)
+    reader = _Reader(plate_reader)
+    watcher = PlateWatcher(rule, reader, lambda: {})
+    blank = np.full((300, 360, 3), 128, np.uint8)  # no plate on this "vehicle"
+    frame, det = _frame(blank)
+    for t in range(6):
+        assert watcher.observe(frame, float(t), det) == []
+    assert reader.calls == 3
+    watcher.observe(frame, 10.0, sv.Detections.empty())  # gone: its memory is dropped
+    assert watcher._last_t == {} and watcher._tries == {} and watcher._seen == {}

@@ -106,3 +106,13 @@ def test_plate_events_are_searchable_by_partial_plate(db_url, conn, settings):
     assert wl.find_plate_events(conn, "99Z") == []
     with pytest.raises(ValueError):
         wl.find_plate_events(conn, "--")
+
+
+def test_persons_are_searchable_by_part_of_the_name(conn):
+    for name in ("Nguyễn Văn An", "Trần Thị Bình", "Lê 100% _x"):
+        wl.add_person(conn, name, "admin1")
+    assert [p.name for p in wl.list_persons(conn, "op", name="nguyễn")] == ["Nguyễn Văn An"]
+    assert [p.name for p in wl.list_persons(conn, "op", name="%")] == ["Lê 100% _x"]
+    assert [p.name for p in wl.list_persons(conn, "op", name="_")] == ["Lê 100% _x"]
+    assert wl.list_persons(conn, "op", name="Phạm") == []
+    assert wl.audit_log(conn)[0]["target"] == "Phạm"

@@ -132,8 +132,12 @@ def hotlist_remove(plate: str) -> Response:
 def watchlist() -> Response:
     """Watchlist persons (no embeddings)."""
     principal = require("admin")
-    return {"persons": [p.to_json() for p in wl.list_persons(get_db(), principal.name,
-                                                             _remote())]}
+    name = request.args.get("name") or None
+    if name is not None and len(name) > 200:
+        raise ApiError(400, "query parameter name: at most 200 characters",
+                       parameter="name")
+    return {"persons": [p.to_json() for p in wl.list_persons(
+        get_db(), principal.name, _remote(), name=name)]}
 
 
 @bp.get("/watchlist/<int:person_id>")
@@ -270,8 +274,9 @@ def openapi_paths() -> dict:
         "/recognition/hotlist/{plate}": {"delete": op(
             "Take a plate off the hotlist", "act", {"200": _json(obj), **_NOT_FOUND},
             [_p("plate", {"type": "string"}, "The plate (any punctuation).")])},
-        "/recognition/watchlist": {"get": op("Watchlist persons", "admin",
-                                             {"200": _json(obj)})},
+        "/recognition/watchlist": {"get": op(
+            "Watchlist persons (search by name)", "admin", {"200": _json(obj)},
+            [_q("name", {"type": "string", "maxLength": 200}, "Part of the name.")])},
         "/recognition/watchlist/{person_id}": {
             "get": op("One watchlist person", "admin", {"200": _json(obj), **_NOT_FOUND},
                       [person_id]),
