@@ -11,6 +11,7 @@ Screenshots go to ``test-artifacts/browser/``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -25,7 +26,7 @@ import pytest
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from store.db import connect
-from store.model import EVENT_KINDS, GeoEvent
+from store.model import EVENT_KINDS, Evidence, GeoEvent
 from store.readers import refresh_heatmap
 from store.writer import EventWriter
 from store.settings import REPO_ROOT, Settings
@@ -85,13 +86,28 @@ def seed_areas_and_cameras(conn: psycopg.Connection) -> None:
 
 def make_event(conn: psycopg.Connection, camera_id: str, kind: str, *,
                ts: datetime | None = None, value: float | None = None,
-               offset: tuple[float, float] = (0.0003, 0.0002)) -> GeoEvent:
+               offset: tuple[float, float] = (0.0003, 0.0002),
+               evidence: Evidence | None = None) -> GeoEvent:
     """A GeoEvent near camera ``camera_id`` (ward, zone and grid cell come from the writer)."""
     cam = conn.execute("SELECT lon, lat FROM cameras WHERE id = %s", (camera_id,)).fetchone()
     assert cam is not None, camera_id
     return GeoEvent(ts=ts or datetime.now(timezone.utc), camera_id=camera_id, kind=kind,
                     lon=cam[0] + offset[0], lat=cam[1] + offset[1],
-                    severity=EVENT_KINDS[kind].severity, value=value)
+                    severity=EVENT_KINDS[kind].severity, value=value, evidence=evidence)
+
+
+def write_evidence(settings: Settings, name: str) -> Evidence:
+    """A real JPEG under the evidence directory, as a worker writes one."""
+    import cv2
+    import numpy as np
+    frame = np.zeros((120, 160, 3), np.uint8)
+    cv2.rectangle(frame, (40, 30), (120, 100), (0, 200, 255), -1)
+    ok, jpeg = cv2.imencode(".jpg", frame)
+    assert ok
+    path = settings.evidence_root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(jpeg.tobytes())
+    return Evidence(name, hashlib.sha256(jpeg.tobytes()).hexdigest())
 
 
 def store_events(writer: EventWriter, conn: psycopg.Connection,
@@ -186,7 +202,8 @@ def site(settings: Settings, db_url: str) -> Iterator[Site]:
         now = datetime.now(timezone.utc)
         store_events(writer, conn, [
             make_event(conn, "cam-01", "intrusion", ts=now - timedelta(minutes=20)),
-            make_event(conn, "cam-04", "abandoned_object", ts=now - timedelta(minutes=5)),
+            make_event(conn, "cam-04", "abandoned_object", ts=now - timedelta(minutes=5),
+                       evidence=write_evidence(settings, "cam-04/abandoned.jpg")),
             make_event(conn, "cam-05", "camera_scene_change", ts=now - timedelta(hours=2)),
             *(make_event(conn, cam, "crowd_sample", ts=now - timedelta(minutes=2),
                          value=2.0 + i) for i, cam in enumerate(("cam-01", "cam-02", "cam-04"))),

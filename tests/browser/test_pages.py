@@ -41,9 +41,11 @@ def test_commander_lists_alerts_and_shows_camera_detail(open_page, site):
     assert page.locator("#f-ward option").count() == 3        # all + two wards
     page.select_option("#f-ward", "w-an-thoi")
     wait_until(page, "document.querySelectorAll('#alert-list .alert-item').length == 2")
-    items.first.click()
+    page.click("#alert-list .alert-item[data-event-id='2']")     # the abandoned object
     page.wait_for_selector("#camera-detail:not([hidden]) #detail-timeline li time")
-    assert page.inner_text("#detail-name") in {"Cảng bãi xe", "Cảng cổng A"}
+    assert page.inner_text("#detail-name") == "Cảng cổng A"
+    page.wait_for_selector("#detail-image:not([hidden])")
+    wait_until(page, "document.getElementById('detail-image').naturalWidth === 160")
     screenshot(page, "commander")
     site.check_clean()
 

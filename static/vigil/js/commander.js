@@ -9,7 +9,7 @@ import {
 } from "./core.js";
 import {
   createMap, loadAreas, CameraLayer, loadCameras, PinLayer, HeatLayer, heatPoints,
-  addLegend, statusLegendRows, statusFromEvent,
+  addLegend, statusLegendRows, statusFromEvent, featureBounds,
 } from "./map.js";
 import { LiveFeed } from "./live.js";
 
@@ -32,6 +32,7 @@ const heat = new HeatLayer(map, {
 const alerts = new Map();       // event id -> {ev, state, node}
 const wardNames = new Map();
 const zoneNames = new Map();
+const areaBounds = new Map();   // ward or zone id -> Leaflet bounds
 const form = document.getElementById("filters");
 const list = document.getElementById("alert-list");
 const template = document.getElementById("alert-item");
@@ -319,6 +320,10 @@ async function start() {
   const areasLoaded = loadAreas(map).then((areas) => {
     for (const f of areas.wards) wardNames.set(f.properties.id ?? f.id, f.properties.name);
     for (const f of areas.zones) zoneNames.set(f.properties.id ?? f.id, f.properties.name);
+    for (const f of [...areas.wards, ...areas.zones]) {
+      const bounds = featureBounds(f);
+      if (bounds) areaBounds.set(f.properties.id ?? f.id, bounds);
+    }
     fillSelect(document.getElementById("f-ward"), [...wardNames.entries()]);
     fillSelect(document.getElementById("f-zone"), [...zoneNames.entries()]);
     addLegend(map, t("Legend"), statusLegendRows(),
@@ -341,7 +346,13 @@ async function start() {
   await reload();
   feed.subscribe();
   document.body.dataset.ready = "true";
-  form.addEventListener("change", () => reload());
+  form.addEventListener("change", (e) => {
+    const bounds = areaBounds.get(e.target.value);
+    if ((e.target.name === "ward" || e.target.name === "zone") && bounds) {
+      map.flyToBounds(bounds, { padding: [30, 30], duration: 0.8 });
+    }
+    reload();
+  });
   document.getElementById("t-heat").addEventListener("change", (e) => {
     if (e.target.checked) heat.show(); else heat.hide();
   });
