@@ -8,6 +8,7 @@ events land, and SIGINT stops everything with no postgres or worker process left
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -202,15 +203,26 @@ def test_demo_runs_real_workers_and_simulator_and_stops_cleanly_on_sigint(state_
         deadline = time.monotonic() + 150
         real = []
         newer = []
-        while time.monotonic() < deadline and not (real and newer):
+        tracked = []
+        while time.monotonic() < deadline and not (tracked and newer):
             time.sleep(3)
-            recent = browser.json("/api/v1/events?limit=500&hours=1")["events"]
+            recent = browser.json("/api/v1/events?limit=1000&hours=1")["events"]
             newer = [e for e in recent if e["id"] > first_top]
             real = [e for e in recent if not e["attributes"].get("simulated")]
+            tracked = [e for e in real if e["track_id"] is not None]
         assert newer, demo.output
         assert real, f"no event from the real worker:\n{demo.output}"
         assert {e["camera_id"] for e in real} <= {"pq-night_market-2", "pq-night_market-4",
                                                    "pq-ho_chi_minh_square-1"}
+        # real detections are geotagged through the homography: on the street in front of
+        # the camera, not at the camera itself
+        where = {f["properties"]["id"]: f["geometry"]["coordinates"] for f in cameras}
+        assert tracked, real
+        for e in tracked:
+            lon, lat = where[e["camera_id"]]
+            dx = (e["lon"] - lon) * 111_320 * math.cos(math.radians(lat))
+            dy = (e["lat"] - lat) * 111_320
+            assert 3 < math.hypot(dx, dy) < 80, e
         worker_pids = [int(p) for p in re.findall(r"analytics worker \(pid (\d+)",
                                                   demo.output)]
         assert worker_pids and all(_alive(p) for p in worker_pids)
