@@ -78,6 +78,7 @@ class Principal:
     role: str
     wards: frozenset[str] | None = None
     via: str = "session"  # "session" (cookie) or "token" (bearer)
+    ref: str = ""         # how to look it up again: "user:<name>" or "kiosk:<token key>"
 
     def can(self, permission: str) -> bool:
         """Whether the role carries ``permission``."""
@@ -156,17 +157,28 @@ class Directory:
             return None
         if not check_password_hash(user["password_hash"], password):
             return None
-        return Principal(name, user["role"], user["wards"])
+        return self.user(name)
 
     def user(self, name: str) -> Principal | None:
         """The user ``name`` as currently configured (role and scope re-read every time)."""
         user = self.users.get(name)
-        return None if user is None else Principal(name, user["role"], user["wards"])
+        return None if user is None else Principal(name, user["role"], user["wards"],
+                                                   ref=f"user:{name}")
 
     def kiosk(self, token_key: str, via: str = "session") -> Principal | None:
         """The kiosk for a token key, if the token is (still) accepted."""
         entry = self.tokens.get(token_key)
-        return None if entry is None else Principal(entry["name"], "wall", entry["wards"], via)
+        return None if entry is None else Principal(entry["name"], "wall", entry["wards"], via,
+                                                    ref=f"kiosk:{token_key}")
+
+    def lookup(self, ref: str) -> Principal | None:
+        """The principal behind ``ref`` as it stands now (None: removed or revoked)."""
+        kind, _sep, key = ref.partition(":")
+        if kind == "user":
+            return self.user(key)
+        if kind == "kiosk":
+            return self.kiosk(key)
+        return None
 
     def load_file(self, path: Path) -> None:
         """Add the users and tokens of a login file (see :func:`ensure_login_file`)."""
@@ -417,6 +429,12 @@ def session_logout() -> Response:
 
 
 # -- sockets ----------------------------------------------------------------------------
+
+def still_valid(principal: Principal) -> Principal | None:
+    """``principal`` re-read from the directory: None when removed, disabled or revoked,
+    else with its current role and wards (live sockets are re-checked with this)."""
+    return directory().lookup(principal.ref) if principal.ref else None
+
 
 def socket_principal(auth: Any) -> Principal | None:
     """Who opens this Socket.IO connection: the session cookie, or ``auth={"token": ...}``."""

@@ -23,6 +23,10 @@ Protocol (namespace ``/``, the browser's ``io()``; python-socketio in the tests)
 ``alert_state``   server → client ``AlertState.to_json()`` (``store.alerts``) whenever
                   anyone acknowledges, assigns or resolves an alert in the client's scope.
 
+Live sessions are re-checked every ``SESSION_RECHECK_S`` seconds (and at once through
+:meth:`EventPump.recheck`): a removed user or revoked kiosk token is disconnected, a
+changed ward scope moves the socket to its new room.
+
 Rooms: each client joins exactly one room named after its ward scope — ``wards:all``
 for unscoped users (admin, operator, planner, wall), ``ward:<id>`` for a commander of one
 ward, ``ward:<a>+<b>`` for several — so each batch reaches each client as one message in
@@ -95,6 +99,7 @@ class EventPump:
         self.clients: dict[str, tuple[Principal, str | None]] = {}
         self._listener: Any = None
         self._last_crowd: dict[str, float] = {}
+        self._stopped = threading.Event()
         self.stats = {"events": 0, "emitted_messages": 0, "throttled": 0}
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -107,10 +112,15 @@ class EventPump:
                                        after_id=self.watermark,
                                        poll_s=float(self.app.config.get("LISTENER_POLL_S", 5.0)))
         self._listener.run_in_thread(self._on_events)
+        every = float(self.app.config.get("SESSION_RECHECK_S", 5.0))
+        if every > 0:
+            threading.Thread(target=self._recheck_loop, args=(every,), daemon=True,
+                             name="vigil-recheck").start()
 
     def stop(self) -> None:
         """Stop listening and drop every client's connection as a process exit would
         (no close packet), so clients reconnect and resubscribe to the next server."""
+        self._stopped.set()
         if self._listener is not None:
             self._listener.close()
         for sock in list(self.server.eio.sockets.values()):
@@ -211,10 +221,46 @@ class EventPump:
         old = self.clients.get(sid)
         if old is not None and old[1] is not None:
             self._leave_locked(sid)
+            self.server.leave_room(sid, old[1], namespace="/")
         self.server.enter_room(sid, room, namespace="/")
         self.rooms[room] = principal.wards
         self.members[room] = self.members.get(room, 0) + 1
         self.clients[sid] = (principal, room)
+
+    def recheck(self) -> int:
+        """Re-read every connected client's principal (see ``access.still_valid``):
+        disconnect those removed, revoked or without ``view``; move those whose ward
+        scope changed to their new room. Returns how many were changed. Called every
+        ``SESSION_RECHECK_S`` seconds and by whoever changes users or tokens."""
+        from webapp.access import still_valid
+        with self.app.app_context():
+            current = {sid: still_valid(p) for sid, (p, _room) in list(self.clients.items())}
+        withdrawn, moved = [], 0
+        with self.lock:
+            for sid, fresh in current.items():
+                entry = self.clients.get(sid)
+                if entry is None or fresh == entry[0]:
+                    continue
+                if fresh is None or not fresh.can("view"):
+                    self._leave_locked(sid)
+                    self.clients.pop(sid, None)
+                    withdrawn.append((sid, entry[0].name))
+                elif entry[1] is not None and scope_room(fresh) != entry[1]:
+                    self._join(sid, fresh, scope_room(fresh))
+                    moved += 1
+                else:
+                    self.clients[sid] = (fresh, entry[1])
+        for sid, name in withdrawn:      # outside the lock: this runs the disconnect handler
+            self.server.disconnect(sid, namespace="/")
+            log.info("socket %s of %s closed: access withdrawn", sid, name)
+        return len(withdrawn) + moved
+
+    def _recheck_loop(self, every: float) -> None:
+        while not self._stopped.wait(every):
+            try:
+                self.recheck()
+            except Exception:  # noqa: BLE001 - keep checking
+                log.exception("re-checking live sessions failed")
 
     def connect(self, sid: str, principal: Principal) -> None:
         """Remember who ``sid`` is."""

@@ -240,3 +240,24 @@ def test_subscribe_rejects_bad_after_id(live_server, conn) -> None:
         assert "error" in sio.call("subscribe", {"after_id": -1}, timeout=10)
     finally:
         sio.disconnect()
+
+
+def test_live_sockets_lose_access_at_once(live_server, conn, walls) -> None:
+    seed_areas(conn)
+    server = live_server(SESSION_RECHECK_S=0)
+    commander, wall = walls(server.url, "commander"), walls(server.url, "wall")
+    book = server.app.extensions["vigil_access"]
+    pump = server.app.extensions["vigil_pump"]
+    book.add_user("commander", "commander", [WARD_B],
+                  password_hash=book.users["commander"]["password_hash"])
+    book.tokens.clear()                                  # the kiosk token is revoked
+    assert pump.recheck() == 2
+    wall.wait(lambda: not wall.sio.connected, "the wall's socket to close")
+    b = insert_event(conn, "cam-b", "fight", WARD_B)
+    a = insert_event(conn, "cam-a", "fight", WARD_A)
+    commander.wait(lambda: b in commander.ids(), "the new ward's event")
+    wait_for_pump(server, a)
+    time.sleep(0.2)
+    assert commander.ids() == [b]                        # ward A is no longer theirs
+    assert pump.clients[commander.sio.get_sid()][1] == f"ward:{WARD_B}"
+    assert pump.recheck() == 0
