@@ -6,25 +6,28 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"),)
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-def font(size: int) -> ImageFont.FreeTypeFont:
+def font(size: int):  # noqa: ANN201 - PIL.ImageFont.FreeTypeFont
     """DejaVu Sans Bold (Debian fonts-dejavu-core)."""
+    import pytest
+
+    ImageFont = pytest.importorskip("PIL.ImageFont", reason="Pillow (comes with the "
+                                    "'recognition' extra) is not installed")
     for folder in FONT_DIRS:
         path = folder / "DejaVuSans-Bold.ttf"
         if path.is_file():
             return ImageFont.truetype(str(path), size)
-    import pytest
-
     pytest.skip("DejaVuSans-Bold.ttf missing: apt-get install fonts-dejavu-core")
 
 
 def render_plate(rows: list[str]) -> np.ndarray:
     """A white plate with a black border and ``rows`` of text, BGR."""
+    from PIL import Image, ImageDraw
+
     f = font(64)
     widths = [f.getbbox(r)[2] for r in rows]
     w = max(widths) + 60
