@@ -150,17 +150,27 @@ class AbandonedRule(_FrameRule):
 
 
 class HelmetRule(_FrameRule):
-    """Motorcycle riders without a helmet; needs a configured helmet detector model."""
+    """Riders without a helmet (motorcycles) or occupants without a seatbelt (cars);
+    needs a configured detector model trained for it."""
 
-    kind: Literal["no_helmet"]
-    classes: tuple[int, ...] = (3,)
+    kind: Literal["no_helmet", "no_seatbelt"]
+    classes: tuple[int, ...] = Field((3,), description="Vehicle classes checked; "
+                                     "default motorcycle (no_helmet) or car (no_seatbelt).")
     model: str | None = Field(None, description="YOLO model (.pt/.onnx) with a "
-                              "no-helmet class; without one the rule is off.")
-    no_helmet_class: int = Field(1, ge=0, description="Class id of 'head without "
-                                 "helmet' in that model.")
+                              "no-helmet / no-seatbelt class; without one the rule is off.")
+    no_helmet_class: int = Field(1, ge=0, description="Class id of the violation (head "
+                                 "without helmet, occupant without seatbelt) in that model.")
     min_confidence: float = Field(0.5, gt=0, lt=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _car_classes(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("kind") == "no_seatbelt" \
+                and "classes" not in data:
+            data = dict(data, classes=(2,))
+        return data
 
 
 FRAME_RULES = (PlateRule, FaceRule, RedLightRule, LaneRule, AbandonedRule, HelmetRule)
 FRAME_RULE_KINDS = frozenset({"plate_read", "face_match", "red_light", "wrong_lane",
-                              "abandoned_object", "littering", "no_helmet"})
+                              "abandoned_object", "littering", "no_helmet", "no_seatbelt"})

@@ -1,4 +1,4 @@
-"""No helmet: riders on tracked motorcycles checked by a user-configured YOLO model.
+"""No helmet / no seatbelt: tracked vehicles checked by a user-configured YOLO model.
 
 There is no public helmet model vigil may ship, so the rule runs only with a ``model``
 (a ``.pt`` through the ultralytics backend, or a YOLO ``.onnx`` through onnxruntime)
@@ -8,7 +8,8 @@ detector.
 
 Riders are associated to their motorcycle by looking only inside the region above and
 around the motorcycle's box (where its riders' heads are); a head found there belongs to
-that motorcycle track.
+that motorcycle track. For ``no_seatbelt`` the model looks at the upper part of each car
+(the windscreen and front occupants).
 """
 
 from __future__ import annotations
@@ -27,9 +28,19 @@ log = logging.getLogger(__name__)
 def helmet_status(rule: HelmetRule) -> str | None:
     """Why the rule is off (a sentence), or None when it can run."""
     if rule.model is None:
-        return (f"rule {rule.id} (no_helmet) is off: no helmet model configured; set "
-                "'model' to a YOLO .pt/.onnx trained with a no-helmet class")
+        what = "helmet" if rule.kind == "no_helmet" else "seatbelt"
+        return (f"rule {rule.id} ({rule.kind}) is off: no {what} model configured; set "
+                f"'model' to a YOLO .pt/.onnx trained with a {rule.kind.replace('_', '-')} "
+                "class")
     return None
+
+
+def occupant_region(box: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Where a car's front occupants are seen: the upper 60 % of its box."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    H, W = shape
+    return (max(0, int(x1)), max(0, int(y1)), min(W, int(x2)),
+            min(H, int(y1 + 0.6 * (y2 - y1))))
 
 
 def rider_region(box: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -59,7 +70,8 @@ class HelmetWatcher:
                 if t - self._fired.get(int(tid), -1e18) >= self.rule.cooldown_s]
         if not todo:
             return []
-        regions = [rider_region(bikes.xyxy[i], image.shape[:2]) for i, _ in todo]
+        region = rider_region if self.rule.kind == "no_helmet" else occupant_region
+        regions = [region(bikes.xyxy[i], image.shape[:2]) for i, _ in todo]
         crops = [image[y1:y2, x1:x2] for x1, y1, x2, y2 in regions]
         out = []
         for (i, tid), (x1, y1, _, _), det in zip(todo, regions, self.detector.detect(crops)):
@@ -70,7 +82,7 @@ class HelmetWatcher:
             self._fired[tid] = t
             heads = det.xyxy[hit] + [x1, y1, x1, y1]
             box = bikes.xyxy[i]
-            out.append(Firing("no_helmet", self.rule.id, tid, float(hit.sum()), box,
+            out.append(Firing(self.rule.kind, self.rule.id, tid, float(hit.sum()), box,
                               (float(box[0] + box[2]) / 2, float(box[3])), self.rule.zone_id,
                               {"heads": [[round(float(v), 1) for v in h] for h in heads],
                                "confidence": round(float(det.confidence[hit].max()), 3)}))

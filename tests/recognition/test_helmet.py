@@ -62,3 +62,14 @@ def test_with_a_model_heads_are_attributed_to_their_motorcycle():
     assert f.kind == "no_helmet" and f.track_id == 1
     assert all(h[0] >= 750 and h[1] >= 400 for h in f.attributes["heads"])
     assert watcher.observe(image, 1.0, bikes) == []  # cooldown per track
+
+
+def test_no_seatbelt_is_off_without_a_model_and_watches_cars(tmp_path: Path):
+    cam = _cam({"id": "belts", "kind": "no_seatbelt"})
+    (rule,) = cam.rules
+    assert rule.classes == (2,)
+    stage = build_stage(cam, load_settings({"state_dir": tmp_path}, environ={}), None,
+                        Lists(None))
+    assert "no seatbelt model configured" in stage.off["belts"]
+    from analytics.violations.helmet import occupant_region
+    assert occupant_region(np.array([100, 200, 300, 300]), (480, 640)) == (100, 200, 300, 260)
