@@ -253,8 +253,11 @@ class FaceWatcher:
         people = tracked[np.isin(tracked.class_id, self.rule.classes)]
         for tid in people.tracker_id.astype(int):
             self._last[int(tid)] = t
+        # a face is about a seventh of a standing person: smaller people cannot show
+        # a face of min_face_px, so they cost no face detection
+        tall = (people.xyxy[:, 3] - people.xyxy[:, 1]) >= 4 * self.rule.min_face_px
         pending = [i for i, tid in enumerate(people.tracker_id.astype(int))
-                   if int(tid) not in self._fired]
+                   if int(tid) not in self._fired and tall[i]]
         gallery = self.gallery()
         if not pending or len(gallery) == 0:
             return []  # nobody to look for: not even a face detection runs

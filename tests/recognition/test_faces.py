@@ -84,6 +84,10 @@ def test_face_watcher_fires_once_for_the_listed_track_only(conn, face_engine, fa
     assert f.attributes["name"] == "Diêu Minh" and f.value >= DEFAULT_THRESHOLD
     assert np.abs(np.asarray(f.box) - YAO_IN_TEAM).max() < 12  # evidence crop = the face
     assert watcher.observe(team, 1.0, people) == []  # once per track
+    # people too small to show a usable face cost no face detection
+    before = face_engine.timings["detect"][0]
+    assert watcher.observe(team, 2.0, tracks({21: (10, 10, 40, 80)}, class_id=0)) == []
+    assert face_engine.timings["detect"][0] == before
     # with nobody listed, faces are not even detected
     empty = FaceWatcher(FaceRule(id="f", kind="face_match"), face_engine,
                         lambda: wl.face_gallery(conn, "none"))
