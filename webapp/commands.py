@@ -23,11 +23,15 @@ def print_login(login, url: str) -> None:  # noqa: ANN001 - webapp.access.NewLog
 @click.option("--port", type=int, default=None, help="Port (default: settings web_port).")
 @click.option("--reset-login", is_flag=True,
               help="Make a new admin password and wall token (the old ones stop working).")
+@click.option("--maintenance/--no-maintenance", default=True, show_default=True,
+              help="Also keep the store in shape (heatmap rollups every few seconds, "
+                   "partitions ahead and retention hourly).")
 @click.pass_obj
 def serve_command(settings: Settings, host: str | None, port: int | None,
-                  reset_login: bool) -> None:
+                  reset_login: bool, maintenance: bool) -> None:
     """Serve the map application (migrating the database first)."""
     from store.db import open_database
+    from store.maintenance import Maintainer
     from store.migrate import upgrade
     from webapp import create_app
     from webapp.access import ensure_login_file
@@ -43,6 +47,7 @@ def serve_command(settings: Settings, host: str | None, port: int | None,
         app = create_app({"SETTINGS": settings, "DATABASE_URL": url,
                           "LOGIN_FILE": login_file})
         server = WebServer(app, host, port)
+        maintainer = Maintainer(url, settings).start() if maintenance else None
         click.echo(f"vigil map application on {server.url}/")
         if login is not None:
             print_login(login, server.url)
@@ -55,6 +60,8 @@ def serve_command(settings: Settings, host: str | None, port: int | None,
         finally:
             click.echo("stopping")
             server.stop()
+            if maintainer is not None:
+                maintainer.stop()
 
 
 @click.command("web")

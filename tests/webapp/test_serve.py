@@ -67,6 +67,20 @@ def _sign_in(url: str, password: str) -> int:
         return exc.code
 
 
+def _rollups_follow(db_url: str) -> None:
+    """serve keeps the heatmap rollups up to date (store.maintenance.Maintainer)."""
+    import psycopg
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO events (ts, camera_id, kind, lon, lat, ward_id, cell_id) "
+                     "VALUES (now(), 'c', 'fight', 104.0, 10.2, 'w', 1)")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if conn.execute("SELECT count(*) FROM heatmap_rollup").fetchone()[0]:
+                return
+            time.sleep(0.5)
+    raise AssertionError("the rollups were not refreshed within 30 s")
+
+
 def test_serve_prints_a_working_login_and_stops_cleanly(db_url: str, tmp_path: Path) -> None:
     serve = Serve(db_url, tmp_path / "state")
     try:
@@ -80,6 +94,7 @@ def test_serve_prints_a_working_login_and_stops_cleanly(db_url: str, tmp_path: P
             assert page.status == 200 and page.url.endswith("/wall")
         with opener.open(f"{url}/api/v1/cameras", timeout=10) as response:
             assert json.load(response)["type"] == "FeatureCollection"
+        _rollups_follow(db_url)
     finally:
         assert serve.stop() == 0
     assert "stopping" in serve.lines, serve.lines[-5:]
