@@ -188,3 +188,11 @@ def test_heatmaps_series_and_counts(seeded: Flask, conn, login) -> None:
         (WARD_A, True), (WARD_B, False)}
     zones = client.get("/api/v1/zones?kind=market").json["features"]
     assert zones[0]["properties"]["kind"] == "market" and zones[0]["geometry"]["type"] == "Polygon"
+
+
+def test_events_from_a_camera_clock_running_ahead_are_listed(seeded: Flask, conn, login) -> None:
+    ahead = insert_event(conn, "cam-a", "fight", WARD_A,
+                         ts=datetime.now(timezone.utc) + timedelta(minutes=2))
+    client = seeded.test_client()
+    login(client, "operator")
+    assert [e["id"] for e in client.get("/api/v1/events").json["events"]] == [ahead]

@@ -7,6 +7,7 @@ from typing import Any, Callable, TypeVar
 
 from flask import request
 
+from store.model import MAX_FUTURE_SKEW
 from webapp.errors import ApiError
 
 T = TypeVar("T")
@@ -68,10 +69,11 @@ def boolean(name: str, default: bool = False) -> bool:
 
 
 def window(default_hours: int = 24, max_days: int = 366) -> tuple[datetime, datetime]:
-    """``since``/``until`` (or ``hours`` back from now) as a checked UTC window."""
+    """``since``/``until`` (or ``hours`` back from now) as a checked UTC window; the
+    default ``until`` allows for the camera clock skew the store accepts."""
     now = datetime.now(timezone.utc)
     hours = integer("hours", None, lo=1, hi=max_days * 24)
-    until = timestamp("until", now)
+    until = timestamp("until", now + MAX_FUTURE_SKEW)   # cameras' clocks may run ahead
     since = timestamp("since", until - timedelta(hours=hours or default_hours))
     if since >= until:
         raise ApiError(400, "since must be before until", parameter="since")
