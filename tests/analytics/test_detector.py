@@ -72,3 +72,17 @@ def test_ultralytics_backend(tmp_path):
     det = make_detector("ultralytics", model=default_model_path())
     out = det.detect([cv2.imread(str(DATA / "bus.jpg"))])[0]
     assert (out.class_id == 0).sum() >= 3
+
+
+def test_resized_model_has_a_dynamic_batch_and_smaller_input(tmp_path):
+    """The 320-px rewrite of the shipped model still finds the bus and its passengers."""
+    small = make_detector("onnx_yolo", imgsz=320, cache_dir=tmp_path)
+    assert small.size == (320, 320) and small.fixed_batch is None
+    assert small.model_path.parent == tmp_path
+    bus = cv2.imread(str(DATA / "bus.jpg"))
+    a, b = small.detect([bus, bus])
+    names = _names(a, small)
+    assert names.count("bus") == 1 and names.count("person") >= 3
+    np.testing.assert_allclose(a.xyxy, b.xyxy, atol=0.5)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        make_detector("onnx_yolo", imgsz=300, cache_dir=tmp_path)
