@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from tests.browser.conftest import CAMERAS, WALL_TOKEN, screenshot, wait_until
+from tests.browser.conftest import (CAMERAS, WALL_TOKEN, WARDS, ZONES, screenshot,
+                                    wait_until)
 
 READY = "body[data-ready='true']"
 
 
 def test_wall_draws_every_camera_and_both_heatmaps(open_page, site):
+    site.app.config["WALL"] = {"cycle_s": 1}
     page = open_page(f"/wall?token={WALL_TOKEN}")
     page.wait_for_selector(READY, timeout=15_000)
+    assert page.locator(".leaflet-control-zoom").count() == 0     # kiosk: no controls
     assert page.evaluate("document.body.dataset.cameras") == str(len(CAMERAS))
     # one canvas per heat layer, with points from the rollups and the crowd samples
     wait_until(page, "document.body.dataset.heatIncidents > 0 "
@@ -29,6 +32,11 @@ def test_wall_draws_every_camera_and_both_heatmaps(open_page, site):
     assert "gần đúng" in page.inner_text(".vigil-legend")
     # camera and zone names from the database are text, never markup
     assert "Chợ đêm <Dinh Cậu>" in page.inner_text("#map")
+    # idle, the wall flies from area to area and names the one it shows
+    names = {w[1] for w in WARDS} | {z[1] for z in ZONES}
+    wait_until(page, "document.getElementById('wall-area').textContent !== "
+                     "document.querySelector('[data-area-all]').dataset.areaAll")
+    assert page.inner_text("#wall-area") in names
     screenshot(page, "wall")
     site.check_clean()
 
@@ -71,7 +79,7 @@ def test_language_switch(open_page, site):
     page = open_page("/", user="truc.ban")
     page.wait_for_selector(READY, timeout=15_000)
     assert page.get_attribute("html", "lang") == "vi"
-    assert page.inner_text(".vigil-nav") .split() [0] == "Chỉ"
+    assert page.inner_text(".vigil-nav").split()[0] == "Chỉ"
     page.click(".vigil-lang a[data-lang='en']")
     page.wait_for_selector(READY, timeout=15_000)
     assert page.get_attribute("html", "lang") == "en"
