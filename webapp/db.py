@@ -36,7 +36,8 @@ def get_pool(app: Flask | None = None) -> ConnectionPool:
                 raise ApiError(503, "no database is configured (DATABASE_URL)")
             pool = make_pool(url, min_size=1, max_size=app.config.get("DB_POOL_SIZE", 8),
                              kwargs={"application_name": "vigil-web", "autocommit": True},
-                             name="vigil-web", timeout=10)
+                             name="vigil-web",
+                             timeout=float(app.config.get("DB_TIMEOUT_S", 10.0)))
             app.extensions["vigil_pool"] = pool
     return pool
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -61,6 +62,9 @@ def _on_http_error(exc: HTTPException) -> Response | HTTPException:
 def _on_unexpected(exc: Exception) -> Response | HTTPException:
     if isinstance(exc, HTTPException):
         return _on_http_error(exc)
+    if isinstance(exc, psycopg.OperationalError):
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+        return error_response(503, "the database is unavailable; try again shortly")
     log.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500, "internal server error; see the server log")
 

@@ -216,3 +216,16 @@ def test_unexpected_errors_are_json_500(make_app, login) -> None:
     assert response.status_code == 500
     assert response.json["error"]["code"] == "server_error"
     assert "boom" not in response.text                 # no internals leak to the client
+
+
+def test_database_down_is_json_503(make_app, login) -> None:
+    import socket
+    with socket.socket() as s:                      # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = make_app(f"postgresql://nobody@127.0.0.1:{port}/vigil", DB_TIMEOUT_S=1.0)
+    client = app.test_client()
+    login(client, "admin")
+    response = client.get("/api/v1/cameras")
+    assert response.status_code == 503
+    assert "database" in response.json["error"]["message"]
