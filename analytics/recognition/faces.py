@@ -205,6 +205,7 @@ class Match:
     face_id: int
     name: str
     score: float
+    category: str = "wanted"
 
 
 def best_match(gallery: Gallery, embedding: np.ndarray) -> Match | None:
@@ -213,8 +214,9 @@ def best_match(gallery: Gallery, embedding: np.ndarray) -> Match | None:
         return None
     sims = gallery.embeddings @ embedding
     i = int(np.argmax(sims))
+    category = gallery.categories[i] if gallery.categories else "wanted"
     return Match(int(gallery.person_ids[i]), int(gallery.face_ids[i]), gallery.names[i],
-                 float(sims[i]))
+                 float(sims[i]), category)
 
 
 def encode_photo(image: np.ndarray, face: Face, pad: float = 0.35) -> bytes:
@@ -276,8 +278,11 @@ class FaceWatcher:
             cx = float(people.xyxy[i][0] + people.xyxy[i][2]) / 2
             out.append(Firing("face_match", self.rule.id, tid, round(match.score, 4),
                               face.box, (cx, float(people.xyxy[i][3])), self.rule.zone_id,
+                              # no name: events reach every screen in scope;
+                              # the person is looked up through the audited API
                               {"person_id": match.person_id, "face_id": match.face_id,
-                               "name": match.name, "score": round(match.score, 4),
+                               "category": match.category,
+                               "score": round(match.score, 4),
                                "threshold": self.threshold,
                                "face_quality": round(face.quality, 3),
                                "person_box": [round(float(v), 1) for v in people.xyxy[i]]}))
