@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from store.settings import REPO_ROOT
-from webapp.demo.orchestration import SAMPLE_CLIP_PATHS
+from webapp.demo.media import SAMPLE_CLIP_PATHS
 
 pytestmark = pytest.mark.slow
 

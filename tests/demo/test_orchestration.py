@@ -11,7 +11,9 @@ import tempfile
 import pytest
 
 from store.settings import REPO_ROOT, load_settings
-from webapp.demo.orchestration import DemoError, replace_settings, sample_clip
+from webapp.demo.media import (SAMPLE_CLIP_PATHS, SampleClipMissing, sample_clip,
+                               sample_clips)
+from webapp.demo.orchestration import replace_settings
 
 
 def test_sample_clip_prefers_the_plain_file(tmp_path):
@@ -32,8 +34,28 @@ def test_sample_clip_unpacks_a_gzipped_copy_once(tmp_path):
 
 
 def test_missing_sample_clip_says_how_to_get_it(tmp_path):
-    with pytest.raises(DemoError, match="opencv-doc.*--no-workers"):
+    with pytest.raises(SampleClipMissing, match="opencv-doc.*--no-workers"):
         sample_clip(tmp_path, [tmp_path / "nope.avi"])
+
+
+@pytest.mark.skipif(not SAMPLE_CLIP_PATHS[0].exists(), reason="opencv-doc is not installed")
+def test_each_calibrated_camera_gets_the_clip_from_a_different_moment(tmp_path):
+    import cv2
+    import numpy as np
+    clips = sample_clips(tmp_path, 3)
+    assert clips[0] == SAMPLE_CLIP_PATHS[0] and len(set(clips)) == 3
+    firsts = []
+    for clip in clips:
+        cap = cv2.VideoCapture(str(clip))
+        assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 795
+        ok, frame = cap.read()
+        cap.release()
+        assert ok and frame.shape == (576, 768, 3)
+        firsts.append(frame.astype(np.int16))
+    # different moments: people have moved (beyond re-encoding noise)
+    assert np.abs(firsts[0] - firsts[1]).mean() > 2
+    assert np.abs(firsts[1] - firsts[2]).mean() > 2
+    assert sample_clips(tmp_path, 3) == clips                # cached
 
 
 def test_replace_settings_validates_again(tmp_path):

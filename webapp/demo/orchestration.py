@@ -11,28 +11,23 @@ way unwinds exactly what had started.
 
 from __future__ import annotations
 
-import gzip
 import logging
-import shutil
 import threading
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
 from store.model import GeoEvent
 from store.settings import Settings
 from webapp.demo import seeds
+from webapp.demo.media import SampleClipMissing, sample_clips
 from webapp.demo.simulator import EventSimulator, SimulatedCamera, setting_of
 
 log = logging.getLogger(__name__)
 
 PROVINCES = {"phu-quoc": "Phú Quốc", "thanh-hoa": "Thanh Hóa"}
-#: Where Debian's opencv-doc puts the sample clip (older releases gzip it).
-SAMPLE_CLIP_PATHS = (Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi"),
-                     Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi.gz"))
 _PLATE_PREFIX = {"phu-quoc": "68", "thanh-hoa": "36"}
 #: Simulated health events → the camera status the map shows.
 _STATUS_OF_KIND = {"camera_offline": "offline", "camera_scene_change": "tampered",
@@ -61,27 +56,6 @@ class DemoOptions:
 
 
 # -- pieces ---------------------------------------------------------------------------------
-
-def sample_clip(media_dir: Path, candidates: Sequence[Path] = SAMPLE_CLIP_PATHS) -> Path:
-    """The sample clip (vtest.avi) as a plain file, unpacking a .gz copy into media_dir."""
-    for path in candidates:
-        if not path.exists():
-            continue
-        if path.suffix != ".gz":
-            return path
-        target = media_dir / path.stem
-        if not target.exists() or target.stat().st_mtime < path.stat().st_mtime:
-            media_dir.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".part")
-            with gzip.open(path, "rb") as src, tmp.open("wb") as dst:
-                shutil.copyfileobj(src, dst)
-            tmp.replace(target)
-        return target
-    raise DemoError("the sample clip vtest.avi is missing (looked for "
-                    + ", ".join(str(p) for p in candidates)
-                    + "); install Debian's opencv-doc (apt-get install opencv-doc) "
-                      "or run with --no-workers")
-
 
 def camera_seeds(province: str, wards, zones) -> list[seeds.CameraSeed]:  # noqa: ANN001
     """The province's demo cameras."""
@@ -261,9 +235,14 @@ class Demo:
                         partitions_ahead_days=self.settings.partitions_ahead_days)
         wards, zones = load_shipped(opts.province)
         seeds_ = camera_seeds(opts.province, wards, zones)
-        clip = None
-        if opts.workers:
-            clip = sample_clip(self.settings.state_dir / "media")
+        calibrated = [s.id for s in seeds_ if s.homography is not None]
+        clips: dict[str, str] = {}
+        if opts.workers and calibrated:
+            try:
+                found = sample_clips(self.settings.state_dir / "media", len(calibrated))
+            except SampleClipMissing as exc:
+                raise DemoError(str(exc)) from None
+            clips = {cid: str(path) for cid, path in zip(calibrated, found)}
         with connect(url, autocommit=True) as conn:
             # the demo owns this database: one province's areas and cameras at a time
             conn.execute("DELETE FROM cameras WHERE id <> ALL(%s)", ([s.id for s in seeds_],))
@@ -272,8 +251,7 @@ class Demo:
             records = []
             for seed in seeds_:
                 rec = seed.as_record()
-                calibrated = seed.homography is not None
-                rec["stream_url"] = str(clip) if calibrated and clip is not None else None
+                rec["stream_url"] = clips.get(seed.id)
                 rec["status"] = "online"
                 records.append(Camera(**rec))
             upsert_cameras(conn, records)
