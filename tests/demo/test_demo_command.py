@@ -290,3 +290,20 @@ def test_thanh_hoa_demo_serves_2300_cameras(state_dir):
         demo.stop()
     assert code == 0, demo.output
     assert _processes_mentioning(str(state_dir)) == []
+
+
+def test_sigterm_stops_the_demo_in_order(state_dir):
+    demo = DemoProcess(state_dir, "--no-workers", "--history-hours", "0")
+    try:
+        demo.wait_for(r"Ctrl-C stops everything", 240)
+        demo.proc.send_signal(signal.SIGTERM)
+        code = demo.proc.wait(90)
+    finally:
+        demo.stop()
+    assert code == 0, demo.output
+    out = demo.output
+    order = [out.index(s) for s in ("web server stopped", "simulator stopped",
+                                    "event writer flushed", "database stopped",
+                                    "stopped cleanly")]
+    assert order == sorted(order), out
+    assert _processes_mentioning(str(state_dir)) == []

@@ -49,12 +49,18 @@ def demo_command(settings: Settings, province: str, host: str | None, port: int 
     demo = Demo(settings, options, say=lambda text: click.echo(text, nl=True))
     previous = {}
 
+    presses = []
+
     def on_signal(signum: int, frame) -> None:  # noqa: ANN001
-        if demo.stop_event.is_set():
-            # a second Ctrl-C: the stop is under way; say so rather than dying half-way
-            click.echo("vigil demo: already stopping…", err=True)
-            return
-        demo.stop()
+        presses.append(signum)
+        if len(presses) == 1:
+            demo.stop()
+        elif len(presses) == 2:
+            # the stop is under way (the writer is flushing, the database stopping)
+            click.echo("vigil demo: already stopping; press Ctrl-C again to abandon the "
+                       "orderly stop", err=True)
+        else:
+            raise KeyboardInterrupt   # unwinds the same steps, without waiting politely
 
     def install() -> None:
         # after the database has started: its own SIGTERM hook would otherwise stop the
