@@ -96,8 +96,27 @@ def bench_plates(rounds: int = 3) -> dict[str, Any]:
             wall += time.perf_counter() - w0
             right += int(read is not None and read.plate.text == text)
             n += 1
+    accuracy = {}
+    rng = np.random.default_rng(7)
+    from store.plate_format import LETTERS, PROVINCE_CODES
+    codes = sorted(PROVINCE_CODES)
+    for width in (60, 90, 130):
+        hits = 0
+        for _ in range(10):
+            code, letter = codes[rng.integers(len(codes))], LETTERS[rng.integers(len(LETTERS))]
+            digits = "".join(str(d) for d in rng.integers(0, 10, 5))
+            if rng.random() < 0.5:
+                text, rows = f"{code}{letter}-{digits[:3]}.{digits[3:]}", None
+                rows = [text]
+            else:
+                text = f"{code}-{letter}{rng.integers(1, 10)} {digits[:3]}.{digits[3:]}"
+                rows = text.split(" ")
+            read = reader.read(rendered_plate(rows, width if len(rows) == 1 else
+                                              int(width * 0.6)))
+            hits += int(read is not None and read.plate.text == text)
+        accuracy[f"single_read_accuracy_at_{width}px"] = f"{hits}/10"
     return {"cpu_ms_per_read": 1000 * cpu / n, "wall_ms_per_read": 1000 * wall / n,
-            "correct": f"{right}/{n}"}
+            "correct": f"{right}/{n}", **accuracy}
 
 
 def bench_frames(video: Path, frames: int = 60, fps: float = 2.0) -> dict[str, Any]:
