@@ -106,7 +106,7 @@ def bench_plates(rounds: int = 3) -> dict[str, Any]:
             code, letter = codes[rng.integers(len(codes))], LETTERS[rng.integers(len(LETTERS))]
             digits = "".join(str(d) for d in rng.integers(0, 10, 5))
             if rng.random() < 0.5:
-                text, rows = f"{code}{letter}-{digits[:3]}.{digits[3:]}", None
+                text = f"{code}{letter}-{digits[:3]}.{digits[3:]}"
                 rows = [text]
             else:
                 text = f"{code}-{letter}{rng.integers(1, 10)} {digits[:3]}.{digits[3:]}"
