@@ -7,6 +7,10 @@ the sample clip for the calibrated cameras → the event simulator for the other
 app. Stop (Ctrl-C, SIGTERM or ``--duration``): web → simulator → workers → writer flush →
 database. Each step is one context in an :class:`contextlib.ExitStack`, so a failure half
 way unwinds exactly what had started.
+
+Like ``vigil workers``, this is a command that starts analytics workers, so it is the one
+place in ``webapp/`` that imports ``analytics/`` (lazily, in :meth:`Demo._workers`). The
+demo owns its database: each run keeps only the chosen province's cameras.
 """
 
 from __future__ import annotations
