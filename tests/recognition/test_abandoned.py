@@ -10,7 +10,7 @@ import pytest
 
 from analytics.violations.abandoned import AbandonedWatcher
 from analytics.violations.config import AbandonedRule
-from conftest import opencv_sample
+from recognition_testing import opencv_sample
 from plate_images import DATA
 from scene import tracks
 

@@ -7,39 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from werkzeug.security import generate_password_hash
 
 from store import watchlist as wl
 from store.model import GeoEvent
 from store.registry import Camera, upsert_cameras
 from store.settings import load_settings
 from store.writer import EventWriter
-from webapp import create_app, db
 
-PASSWORD = "correct horse battery"
-_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
-USERS = {"admin": {"password_hash": _HASH, "role": "admin"},
-         "commander": {"password_hash": _HASH, "role": "commander", "wards": ["ward-a"]},
-         "operator": {"password_hash": _HASH, "role": "operator"},
-         "planner": {"password_hash": _HASH, "role": "planner"}}
-
-
-@pytest.fixture
-def app(db_url: str, tmp_path: Path):
-    settings = load_settings({"state_dir": tmp_path / "state", "database_url": db_url},
-                             environ={})
-    app = create_app({"SETTINGS": settings, "TESTING": True, "USERS": USERS,
-                      "REALTIME": False})
-    yield app
-    db.close_pool(app)
-
-
-def client_for(app, role: str):
-    client = app.test_client()
-    r = client.post("/api/v1/session", json={"username": role, "password": PASSWORD})
-    assert r.status_code == 200, r.json
-    client.csrf = r.json["csrf_token"]
-    return client
+from recognition_testing import client_for
 
 
 @pytest.fixture
