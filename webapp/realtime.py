@@ -60,7 +60,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any
 
 from flask import Flask, current_app, request
 from flask_socketio import ConnectionRefusedError
@@ -346,7 +346,3 @@ def shutdown(app: Flask) -> None:
     if p is not None:
         p.stop()
 
-
-def events_json(events: Iterable[GeoEvent]) -> list[dict[str, Any]]:
-    """GeoEvents as the API and sockets send them."""
-    return [e.to_json() for e in events]

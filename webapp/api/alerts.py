@@ -9,9 +9,9 @@ from flask import Response
 from store.alerts import AlertConflict, AlertNotFound, apply_action, event_ward
 from webapp.access import allow, require, require_ward
 from webapp.api import bp
-from webapp.errors import ApiError
 from webapp.api.params import json_body
 from webapp.db import get_db
+from webapp.errors import ApiError
 from webapp.realtime import broadcast_alert_state
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from store.model import EVENT_KINDS
 from store.readers import heatmap_cells
 from webapp.access import allow, require, require_ward
 from webapp.api import bp
-from webapp.errors import ApiError
 from webapp.api.params import choice_list, integer, window
 from webapp.db import get_db
+from webapp.errors import ApiError
 
 ZONE_KINDS = ("port", "airport", "market", "square", "casino", "tourist_area",
               "critical_site", "geofence")

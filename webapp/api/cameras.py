@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from flask import Response, url_for
+from flask import Response, request, url_for
 
 from store import webqueries as q
 from store.readers import camera_status
 from webapp.access import allow, require, require_ward
 from webapp.api import bp
-from webapp.errors import ApiError
 from webapp.api.events import page_json
 from webapp.api.params import integer, window
 from webapp.db import get_db
+from webapp.errors import ApiError
 
 STATUSES = ("unknown", "online", "offline", "tampered", "disabled")
 
@@ -22,7 +22,6 @@ STATUSES = ("unknown", "online", "offline", "tampered", "disabled")
 @allow("view")
 def cameras() -> Response:
     """Every camera in scope as a GeoJSON FeatureCollection."""
-    from flask import request
     principal = require("view")
     status = request.args.get("status") or None
     if status is not None and status not in STATUSES:

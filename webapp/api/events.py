@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Response, current_app, url_for
+from flask import Response, current_app, send_file, url_for
 
 from store import webqueries as q
-from store.alerts import alert_history
+from store.alerts import alert_history, alert_states
 from store.model import EVENT_KINDS, GeoEvent
 from webapp.access import allow, require, require_ward
 from webapp.api import bp
-from webapp.errors import ApiError
 from webapp.api.params import boolean, choice_list, integer, window
 from webapp.db import get_db
+from webapp.errors import ApiError
 from webapp.evidence import resolve_evidence
 
 ALERT_STATUSES = ("new", "acknowledged", "assigned", "resolved")
@@ -67,7 +67,6 @@ def event_detail(event_id: int) -> Response:
     doc = event.to_json()
     doc["alert"] = None
     if event.spec.is_alert:
-        from store.alerts import alert_states
         state = alert_states(get_db(), [event_id]).get(event_id)
         doc["alert"] = state.to_json() if state else {
             "event_id": event_id, "status": "new", "assignee": None, "updated_by": None,
@@ -83,7 +82,6 @@ def event_detail(event_id: int) -> Response:
 @allow("evidence")
 def event_evidence(event_id: int) -> Response:
     """The event's evidence image (faces and plates: not for planners or the wall)."""
-    from flask import send_file
     event = _event(event_id)
     if event.evidence is None:
         raise ApiError(404, f"event {event_id} has no evidence image")
