@@ -2,7 +2,7 @@
 // counts by kind, the coverage / blind-spot layer and the hotspot report download.
 
 import {
-  config, t, el, kindLabel, formatDay, apiGet, rowsOf, startClock, notify,
+  config, t, el, kindLabel, formatDateTime, apiGet, rowsOf, startClock, notify,
 } from "./core.js";
 import {
   createMap, loadAreas, CameraLayer, loadCameras, HeatLayer, heatPoints, addLegend,
@@ -52,6 +52,14 @@ async function loadHeat(p) {
     since: p.since, until: p.until, kind: p.kind, ward: p.ward,
   });
   heat.setPoints(heatPoints(payload, "n"));
+}
+
+const BUCKET_SECONDS = { "15min": 900, hour: 3600, day: 86400 };
+
+/** An x-axis label in the command centre's time zone, 24-hour. */
+function tickLabel(seconds, step) {
+  const text = formatDateTime(seconds * 1000);          // "21/11 14:03:07"
+  return step >= 86400 ? text.slice(0, 5) : text.slice(0, 11);
 }
 
 function bucketOf(p) {
@@ -105,6 +113,11 @@ function drawSeries(rows) {
     buckets.add(new Date(row.bucket).getTime() / 1000);
   }
   const wards = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map((e) => e[0]);
+  // every bucket of the period, so that quiet buckets show as zero, not as a slope
+  const p = period();
+  const step = BUCKET_SECONDS[bucketOf(p)];
+  const first = Math.floor(new Date(p.since).getTime() / 1000 / step) * step;
+  for (let x = first; x < new Date(p.until).getTime() / 1000; x += step) buckets.add(x);
   const xs = [...buckets].sort((a, b) => a - b);
   const index = new Map(xs.map((x, i) => [x, i]));
   const ys = wards.map(() => xs.map(() => 0));
@@ -119,7 +132,8 @@ function drawSeries(rows) {
     tzDate: (ts) => window.uPlot.tzDate(new Date(ts * 1000), config.timezone || "Asia/Ho_Chi_Minh"),
     scales: { x: { time: true } },
     axes: [
-      { stroke: "#8a9bb8", grid: { stroke: "#1e2a44" }, ticks: { stroke: "#1e2a44" } },
+      { stroke: "#8a9bb8", grid: { stroke: "#1e2a44" }, ticks: { stroke: "#1e2a44" },
+        values: (u, splits) => splits.map((x) => tickLabel(x, step)) },
       { stroke: "#8a9bb8", grid: { stroke: "#1e2a44" }, ticks: { stroke: "#1e2a44" } },
     ],
     series: [
@@ -197,8 +211,6 @@ async function refresh() {
     loadCoverage().catch((err) => notify(t("Coverage unavailable: {reason}", { reason: err.message }), "error")),
   ];
   await Promise.all(jobs);
-  document.getElementById("period-label")?.replaceChildren(
-    `${formatDay(p.since)} – ${formatDay(new Date(new Date(p.until) - 1))}`);
 }
 
 async function start() {
