@@ -6,10 +6,11 @@ cameras; the app is served by :class:`webapp.server.WebServer` exactly as ``vigi
 runs it, N python-socketio clients (kiosk token, all wards) subscribe, and a producer
 commits alerts in batches every ``batch_ms`` — ids under the writer's lock, one NOTIFY
 per batch, as :class:`store.writer.EventWriter` does — at ``rate`` per second for
-``seconds``. Latency = receipt time − the moment the batch's COMMIT returned, over every
-(client, alert) pair. The server runs in this process, the clients and the producer in
-spawned child processes (10 clients each) (one monotonic clock on Linux), so that 50 Python clients do
-not steal the server's interpreter lock — in production they are browsers.
+``seconds``. Latency = receipt time − the moment the batch's COMMIT was sent (so it
+includes the commit itself and is never negative), over every (client, alert) pair. The
+server runs in this process, the clients (10 per process) and the producer in spawned
+child processes (one monotonic clock on Linux), so that 50 Python clients do not steal
+the server's interpreter lock — in production they are browsers.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ def _clients_process(url: str, token: str, n: int, ready: Any, expected: Any,
 def _producer_process(url: str, cameras: list, rate: int, seconds: int, batch_ms: int,
                       out: Any) -> None:
     """Child process: commit ``rate`` alerts/s in batches as the writer does; report
-    id → monotonic time its COMMIT returned, and the time it took."""
+    id → monotonic time its COMMIT was sent, and the time it took."""
     committed: dict[int, float] = {}
     per_batch = max(1, round(rate * batch_ms / 1000))
     batches = max(1, round(seconds * rate / per_batch))
@@ -192,9 +193,9 @@ def _producer_process(url: str, cameras: list, rate: int, seconds: int, batch_ms
                 ).fetchall()]
                 cur.execute("SELECT pg_notify(%s, json_build_object('first_id', %s::bigint, "
                             "'last_id', %s::bigint)::text)", (NOTIFY_CHANNEL, min(ids), max(ids)))
+            sent = time.monotonic()          # COMMIT sent: the latency includes the commit
             conn.commit()
-            done = time.monotonic()
-            committed.update((i, done) for i in ids)
+            committed.update((i, sent) for i in ids)
         out.put((committed, time.monotonic() - start))
 
 

@@ -19,6 +19,6 @@ def test_web_bench_delivers_every_alert_to_every_client(pg_admin_url: str,
     result = run_web_bench(settings, clients=3, rate=40, seconds=1, batch_ms=50)
     assert result.sent == 40
     assert result.received == 3 * 40
-    assert result.latencies_ms.min() >= -5.0           # one clock for every process
+    assert 0 <= result.latencies_ms.min() < 60_000      # one clock for every process
     lines = result.report()
     assert any("p99" in line for line in lines) and "3 Socket.IO clients" in lines[0]
