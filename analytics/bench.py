@@ -124,7 +124,7 @@ _NOW = None  # set in run_bench (wall-clock stamp for Frame.ts; not used by the 
 
 
 def run_bench(settings: Settings, video: Path = VTEST, cameras: int = 4,
-              full_rate_frames: int = 150, scale: float = 1.0,
+              full_rate_frames: int = 150, scale: float = 0.85, region_imgsz: int = 320,
               echo: Callable[[str], None] = print) -> dict:
     """Run the benchmark and print its figures; returns them."""
     global _NOW
@@ -134,14 +134,16 @@ def run_bench(settings: Settings, video: Path = VTEST, cameras: int = 4,
 
     _NOW = datetime.now(timezone.utc)
     detector = make_detector("onnx_yolo", threads=1)
+    regional = make_detector("onnx_yolo", threads=1, imgsz=region_imgsz,
+                             cache_dir=settings.state_dir / "models") if region_imgsz else None
     src_fps = cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FPS) or 10.0
     results = {}
     echo(f"vigil analytics benchmark on {video.name} ({cameras} cameras = offset copies; "
-         f"1 onnxruntime thread; region scale {scale})")
+         f"1 onnxruntime thread; regions at scale {scale} on {region_imgsz}-px tiles)")
     for label, fps, limit in (("1 fps", 1.0, None), ("full rate", src_fps, full_rate_frames)):
         frames, decode_s, read = _decode(video, max(1, round(src_fps / fps)), limit)
         naive = _run(frames, cameras, fps, False, detector, scale)
-        gated = _run(frames, cameras, fps, True, detector, scale)
+        gated = _run(frames, cameras, fps, True, detector, scale, regional)
         recall, n_tracks = track_recall(naive["tracks"], gated["tracks"])
         row = {"decode_ms_per_source_frame": 1000 * decode_s / max(read, 1)}
         echo(f"\n[{label}] {len(frames)} frames × {cameras} cameras; decoding "

@@ -74,13 +74,15 @@ def workers_command(settings: Settings, camera_files: tuple[Path, ...], group_si
               help="Offset copies of the clip analysed together (batched).")
 @click.option("--full-rate-frames", type=int, default=200, show_default=True,
               help="Frames analysed at the clip's full frame rate.")
-@click.option("--scale", type=float, default=1.0, show_default=True,
+@click.option("--scale", type=float, default=0.85, show_default=True,
               help="Scale of motion regions packed for the detector.")
+@click.option("--region-imgsz", type=int, default=320, show_default=True,
+              help="Input size of the region detector (0: the 640-px model).")
 @click.pass_obj
 def analytics_bench(settings: Settings, video: Path, cameras: int, full_rate_frames: int,
-                    scale: float) -> None:
+                    scale: float, region_imgsz: int) -> None:
     """Gated vs naive detection on vtest.avi: frames/core-s, detector ms, recall, RSS."""
     from analytics.bench import run_bench
 
     run_bench(settings, video, cameras=cameras, full_rate_frames=full_rate_frames,
-              scale=scale, echo=click.echo)
+              scale=scale, region_imgsz=region_imgsz, echo=click.echo)
