@@ -167,15 +167,25 @@ def build_stage(cam: CameraConfig, settings: Settings, evidence: EvidenceStore |
     off: dict[str, str] = {}
     for rule in rules:
         if isinstance(rule, PlateRule):
-            from analytics.recognition.plates import PlateReader, PlateWatcher
-            reader = engines.get("plate_reader") or _once("plates", PlateReader)
+            from analytics.recognition.plates import OcrMissing, PlateReader, PlateWatcher
+            try:
+                reader = engines.get("plate_reader") or _once("plates", PlateReader)
+            except OcrMissing as exc:  # the camera's other rules keep running
+                off[rule.id] = f"rule {rule.id} (plate_read) is off: {exc}"
+                log.error("camera %s: %s", cam.id, off[rule.id])
+                continue
             watchers.append((rule, PlateWatcher(rule, reader, lists.hotlist)))
         elif isinstance(rule, FaceRule):
-            from analytics.recognition.faces import FaceEngine, FaceWatcher
+            from analytics.recognition.faces import FaceEngine, FaceModelsMissing, FaceWatcher
             engine = engines.get("face_engine")
             if engine is None:
-                folder = face_model_dir(rule, settings)
-                engine = _once(("faces", str(folder)), lambda: FaceEngine(folder))
+                try:
+                    folder = face_model_dir(rule, settings)
+                    engine = _once(("faces", str(folder)), lambda: FaceEngine(folder))
+                except FaceModelsMissing as exc:
+                    off[rule.id] = f"rule {rule.id} (face_match) is off: {exc}"
+                    log.error("camera %s: %s", cam.id, off[rule.id])
+                    continue
             watchers.append((rule, FaceWatcher(rule, engine,
                                                lambda m=engine.model: lists.gallery(m))))
         elif isinstance(rule, RedLightRule):

@@ -163,3 +163,22 @@ def test_privacy_no_trace_of_unlisted_people(db_url, conn, settings, face_engine
     stored = conn.execute("SELECT kind, (attributes->>'person_id')::int FROM events"
                           ).fetchall()
     assert stored == [("face_match", yao_pid)]
+
+
+def test_missing_face_models_turn_the_rule_off_not_the_camera(tmp_path: Path, caplog):
+    from analytics.config import parse_camera
+    from analytics.violations.stage import Lists, build_stage
+    from store.settings import load_settings
+
+    cam = parse_camera({"id": "cam-f", "stream_url": "x", "lon": 105.7, "lat": 19.8,
+                        "rules": [{"id": "faces", "kind": "face_match",
+                                   "model_dir": str(tmp_path / "empty")},
+                                  {"id": "lane", "kind": "wrong_lane",
+                                   "polygon": [[0, 0], [9, 0], [9, 9]],
+                                   "direction": [0, 1]}]})
+    with caplog.at_level("ERROR"):
+        stage = build_stage(cam, load_settings({"state_dir": tmp_path}, environ={}), None,
+                            Lists(None))
+    assert [rule.id for rule, _ in stage.watchers] == ["lane"]
+    assert "w600k_mbf.onnx" in stage.off["faces"] or "scrfd" in stage.off["faces"]
+    assert "rule faces (face_match) is off" in caplog.text
