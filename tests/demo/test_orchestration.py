@@ -86,3 +86,13 @@ def test_a_busy_port_is_a_clear_error_and_leaves_nothing_running():
     shutil.rmtree(state, ignore_errors=True)
     assert leftover.strip() == ""
     assert "listener reconnecting" not in proc.stderr    # the event pump stopped first
+
+
+def test_the_demo_refuses_an_external_database_unless_told():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    env["VIGIL_DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/prod"
+    proc = subprocess.run([sys.executable, "-m", "webapp.cli", "demo", "--no-workers"],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "--allow-external-database" in proc.stderr
+    assert "starting the database" not in proc.stdout

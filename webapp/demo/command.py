@@ -30,13 +30,22 @@ from webapp.demo.orchestration import PROVINCES, Demo, DemoError, DemoOptions, r
               help="Multiplier on the simulator's event rates.")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="State directory for the demo [default: <state_dir>/demo/<province>].")
+@click.option("--allow-external-database", is_flag=True,
+              help="Run on VIGIL_DATABASE_URL although the demo replaces its wards, zones "
+                   "and cameras.")
 @click.option("--password", default=None,
               help="Admin password to set [default: a new random one each run].")
 @click.pass_obj
 def demo_command(settings: Settings, province: str, host: str | None, port: int | None,
                  no_workers: bool, duration: float | None, history_hours: float, rate: float,
-                 state_dir: Path | None, password: str | None) -> None:
+                 state_dir: Path | None, allow_external_database: bool,
+                 password: str | None) -> None:
     """Run everything with sample data: database, real workers, SIMULATED events, the map."""
+    if settings.database_url and not allow_external_database:
+        raise click.ClickException(
+            "VIGIL_DATABASE_URL is set: the demo would replace that database's wards, zones "
+            "and cameras and add simulated events. Unset it to use the demo's own embedded "
+            "database, or pass --allow-external-database.")
     try:
         settings = replace_settings(
             settings, state_dir=state_dir or settings.state_dir / "demo" / province)
