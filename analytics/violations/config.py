@@ -81,11 +81,14 @@ class RedLightRule(_FrameRule):
     kind: Literal["red_light"]
     classes: tuple[int, ...] = (1, 2, 3, 5, 7)
     signal: tuple[int, int, int, int] = Field(..., description="Signal head box x1, y1, "
-                                              "x2, y2 in pixels (red on top, green below).")
+                                              "x2, y2 in pixels (three lamps, red first).")
     stop_line: tuple[Point, Point] = Field(..., description="Stop line a→b, pixels.")
     direction: Point = Field((0.0, -1.0), description="Travel direction (dx, dy) in "
                              "pixels that crosses the line into the junction; default "
                              "up the image.")
+    layout: Literal["vertical", "horizontal"] = Field("vertical", description="Lamps "
+                                                      "top to bottom (red first), or left "
+                                                      "to right (red first).")
     amber_is_red: bool = Field(False, description="Count crossing on amber too.")
     min_lit: float = Field(0.15, gt=0, le=1, description="Share of bright saturated "
                            "pixels in a lamp's third for it to count as lit.")

@@ -33,12 +33,15 @@ class SignalReading:
 
 
 def signal_state(image: np.ndarray, box: tuple[int, int, int, int],
-                 min_lit: float = 0.15) -> SignalReading:
-    """Which lamp of a vertical three-lamp signal head is lit (``dark``: none)."""
+                 min_lit: float = 0.15, layout: str = "vertical") -> SignalReading:
+    """Which lamp of a three-lamp signal head is lit (``dark``: none); red is the top
+    lamp (``vertical``) or the left one (``horizontal``)."""
     x1, y1, x2, y2 = box
     head = image[max(0, y1):y2, max(0, x1):x2]
     if head.size == 0:
         return SignalReading("dark", {})
+    if layout == "horizontal":
+        head = cv2.rotate(head, cv2.ROTATE_90_CLOCKWISE)  # left lamp → top
     hsv = cv2.cvtColor(head, cv2.COLOR_BGR2HSV)
     bright = (hsv[..., 2] >= 150) & (hsv[..., 1] >= 90)
     thirds = np.array_split(np.arange(hsv.shape[0]), 3)
@@ -71,7 +74,7 @@ class RedLightWatcher:
     def observe(self, image: np.ndarray, t: float, tracked: sv.Detections) -> list[Firing]:
         """Signal state now, and a firing for each vehicle crossing the line on red."""
         rule = self.rule
-        reading = signal_state(image, rule.signal, rule.min_lit)
+        reading = signal_state(image, rule.signal, rule.min_lit, rule.layout)
         self.state = reading.state
         red = reading.state == "red" or (rule.amber_is_red and reading.state == "amber")
         out = []

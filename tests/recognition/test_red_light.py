@@ -110,3 +110,14 @@ def test_stage_after_the_real_pipeline_writes_before_and_after_evidence(street_f
     col = slice(370, 450)
     assert np.abs(after[270:320, col].astype(int) - before[270:320, col]).mean() > 10
     assert stage.flush() == []
+
+
+@pytest.mark.parametrize("lit", ["red", "amber", "green"])
+def test_horizontal_signal_heads(street_frame, lit):
+    head = np.zeros((120, 40, 3), np.uint8)
+    draw_signal(head, (0, 0, 39, 119), lit)
+    image = street_frame.copy()
+    image[40:80, 600:720] = cv2.rotate(head, cv2.ROTATE_90_COUNTERCLOCKWISE)  # red left
+    reading = signal_state(image, (600, 40, 720, 80), layout="horizontal")
+    assert reading.state == lit
+    assert all(v < 0.02 for k, v in reading.lit.items() if k != lit)
