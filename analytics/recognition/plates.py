@@ -140,6 +140,7 @@ class PlateWatcher:
         self._boxes: dict[int, np.ndarray] = {}
         self._tries: dict[int, int] = {}
         self._last_t: dict[int, float] = {}
+        self._crops: dict[int, dict[str, tuple[float, bytes]]] = {}
 
     def observe(self, image: np.ndarray, t: float, tracked: sv.Detections) -> list[Firing]:
         """Read this frame's vehicles; firings for tracks decided now or just ended."""
@@ -162,6 +163,7 @@ class PlateWatcher:
                 read = self.reader.read(image[y1:y2, x1:x2])
                 if read is None:
                     continue
+                self._keep_crop(tid, read, image[y1:y2, x1:x2])
                 vote = self.voter.add(tid, read.plate, read.confidence, t)
                 if vote is not None:
                     out.extend(self._fire(vote))
@@ -171,9 +173,24 @@ class PlateWatcher:
         for vote in self.voter.finish(sorted(ended)):
             out.extend(self._fire(vote))
         for tid in ended:  # unreadable tracks too: nothing is kept for a gone track
-            for memory in (self._seen, self._boxes, self._tries, self._last_t):
+            for memory in (self._seen, self._boxes, self._tries, self._last_t, self._crops):
                 memory.pop(tid, None)
         return out
+
+    def _keep_crop(self, tid: int, read: PlateRead, vehicle: np.ndarray) -> None:
+        """Keep the JPEG of the plate region of the most confident read of each plate."""
+        crops = self._crops.setdefault(tid, {})
+        best = crops.get(read.plate.compact)
+        if best is not None and best[0] >= read.confidence:
+            return
+        x1, y1, x2, y2 = read.box
+        px, py = (x2 - x1) * 0.2 + 4, (y2 - y1) * 0.3 + 4
+        h, w = vehicle.shape[:2]
+        region = vehicle[max(0, int(y1 - py)):min(h, int(y2 + py)),
+                         max(0, int(x1 - px)):min(w, int(x2 + px))]
+        ok, buf = cv2.imencode(".jpg", region, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if ok and region.size:
+            crops[read.plate.compact] = (read.confidence, buf.tobytes())
 
     def _fire(self, vote: PlateVote) -> list[Firing]:
         p = vote.plate
@@ -183,6 +200,9 @@ class PlateWatcher:
                  "confidence": round(vote.confidence, 3)}
         box = self._boxes.get(vote.track_id)
         pixel = None if box is None else (float(box[0] + box[2]) / 2, float(box[3]))
+        crop = self._crops.get(vote.track_id, {}).get(p.compact)
+        if crop is not None:  # the stage stores it: the thumbnail of the read
+            attrs["_crop"] = crop[1]
         out = [Firing("plate_read", self.rule.id, vote.track_id, round(vote.confidence, 3),
                       box, pixel, self.rule.zone_id, attrs)]
         entry = self.hotlist().get(p.compact)

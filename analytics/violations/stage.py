@@ -123,6 +123,14 @@ class FrameStage:
         extra = {k: firing.attributes.pop(k) for k in [k for k in firing.attributes
                                                        if k.startswith("_")]}
         event = pipe._rule_event(frame, firing)
+        crop = extra.get("_crop")  # a small image the rule chose (e.g. the plate region)
+        if crop is not None and self.evidence is not None:
+            image = cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR)
+            if image is not None:
+                ev, _ = self.evidence.save(self.cam.id, frame.ts, event.kind + "_crop", image)
+                ref = {"path": ev.path, "sha256": ev.sha256}
+                event = replace(event, evidence=event.evidence or ev,
+                                attributes=dict(event.attributes, detail_crop=ref))
         before = extra.get("_before")
         if before is not None and self.evidence is not None and event.spec.is_alert:
             image = cv2.imdecode(np.frombuffer(before, np.uint8), cv2.IMREAD_COLOR)

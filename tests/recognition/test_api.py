@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from store import watchlist as wl
-from store.model import GeoEvent
+from store.model import Evidence, GeoEvent
 from store.registry import Camera, upsert_cameras
 from store.settings import load_settings
 from store.writer import EventWriter
@@ -34,7 +34,8 @@ def seeded(db_url: str, conn, tmp_path: Path):
         p = wl.normalise_plate(plate)
         writer.submit(GeoEvent(ts=now, camera_id=cam, kind="plate_read", lon=103.96,
                                lat=10.22, ward_id=ward, attributes={
-                                   "plate": p.text, "plate_compact": p.compact}))
+                                   "plate": p.text, "plate_compact": p.compact},
+                               evidence=Evidence(f"{cam}/thumb.jpg", "0" * 64)))
     writer.flush(timeout=30)
     writer.close()
     return {"person": pid, "face": fid}
@@ -64,6 +65,8 @@ def test_plate_search_is_partial_scoped_and_audited(app, seeded, conn):
     assert r.status_code == 200 and r.json["plate"] == "51G1234"
     assert sorted(e["attributes"]["plate"] for e in r.json["events"]) == [
         "51G-123.45", "51G-123.46"]
+    assert all(e["evidence_url"] == f"/api/v1/events/{e['id']}/evidence"
+               for e in r.json["events"])
     r = client_for(app, "commander").get("/api/v1/recognition/plates?plate=51G")
     assert [e["ward_id"] for e in r.json["events"]] == ["ward-a"]  # ward scope
     bad = op.get("/api/v1/recognition/plates?plate=--")

@@ -59,3 +59,27 @@ def test_admin_removes_a_person(app, conn):
     res = admin.post(f"/recognition/watchlist/{pid}/remove", data={"csrf_token": admin.csrf})
     assert res.status_code == 302
     assert wl.list_persons(conn, "t") == []
+
+
+def test_plate_search_shows_thumbnails(app, db_url, conn, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from store.model import Evidence, GeoEvent
+    from store.registry import Camera, upsert_cameras
+    from store.settings import load_settings
+    from store.writer import EventWriter
+
+    upsert_cameras(conn, [Camera(id="cam-a", name="A", lon=103.96, lat=10.22)])
+    conn.commit()
+    writer = EventWriter(db_url, load_settings({"state_dir": tmp_path / "w"}, environ={}))
+    writer.submit(GeoEvent(ts=datetime.now(timezone.utc) - timedelta(minutes=1),
+                           camera_id="cam-a", kind="plate_read", lon=103.96, lat=10.22,
+                           attributes={"plate": "68-B1 234.56", "plate_compact": "68B123456",
+                                       "province": "Kiên Giang"},
+                           evidence=Evidence("cam-a/t.jpg", "0" * 64)))
+    writer.flush(timeout=30)
+    writer.close()
+    html = client_for(app, "operator").get("/recognition?plate=b1%20234").data.decode()
+    assert "68-B1 234.56" in html and "Kiên Giang" in html
+    assert re.search(r'<img class="recognition-thumb" src="/api/v1/events/\d+/evidence"', html)
+    assert 'format=csv' in html

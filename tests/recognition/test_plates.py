@@ -148,6 +148,13 @@ def test_plates_through_pipeline_stage_and_store(db_url, conn, settings, plate_r
     (match,) = [e for e in events if e.kind == "plate_match"]
     assert match.attributes["hotlist"]["reason"] == "truy tìm"
     assert (tmp_path / "ev" / match.evidence.path).is_file()
+    for read in (e for e in events if e.kind == "plate_read"):
+        # every read keeps a thumbnail of its plate region, for the search results
+        thumb = cv2.imread(str(tmp_path / "ev" / read.evidence.path))
+        assert thumb is not None and thumb.shape[1] < 200 and thumb.shape[0] < 120
+        assert read.attributes["detail_crop"]["path"] == read.evidence.path
+        assert "_crop" not in read.attributes
+    assert match.attributes["detail_crop"]["path"] != match.evidence.path  # frame stays
     writer = EventWriter(db_url, settings)
     for e in events:
         writer.submit(e)

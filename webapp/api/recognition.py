@@ -66,7 +66,15 @@ def plate_search() -> Response:
                  partial, _remote(), results=len(events))
     if export:
         return _csv(events)
-    return {"plate": wl.compact(partial), "events": [e.to_json() for e in events]}
+    from flask import url_for
+
+    docs = []
+    for e in events:
+        doc = e.to_json()
+        doc["evidence_url"] = url_for("api.event_evidence", event_id=e.id) \
+            if e.evidence is not None else None  # the plate thumbnail
+        docs.append(doc)
+    return {"plate": wl.compact(partial), "events": docs}
 
 
 def _csv(events: list) -> Response:
