@@ -40,19 +40,15 @@ for all the room's clients.
 
 Async mode: ``threading`` with simple-websocket on Werkzeug's threaded server
 (:class:`webapp.server.WebServer`). Measured with ``vigil bench web`` (50 clients,
-200 alerts/s, commit → client, loopback, on a shared 2-CPU machine at load 9–14) against
-gevent 26 (server monkey-patched in a child process, ``--async-mode gevent``):
-
-    commit every   threading p50 / p99      gevent p50 / p99
-    200 ms         64 / 105 ms              63 / 155 ms
-    20 ms          25 / 78 ms               16 / 63 ms
-
-Both hold p99 ≤ 250 ms with all 100,000 deliveries, and the server needs under 2
-CPU-seconds for them (the Python test clients need ~16: they, not the server, set the
-tail here). Threading is kept: no monkey-patching of a process that also runs
-psycopg_pool's threads, the embedded PostgreSQL's subprocesses and (in the demo)
-analytics threads; no extra dependency; the same server runs in tests. eventlet was not
-tried (deprecated upstream).
+200 alerts/s, commit → client, loopback) against gevent 26 (server monkey-patched in a
+child process, ``--async-mode gevent``) on a shared 2-CPU machine at load 9–14: every
+run delivered everything; p99 was 78–541 ms with threading and 63–274 ms with gevent,
+run to run, while the server itself used under 2 CPU-seconds per 100,000 deliveries and
+the Python test clients 10–16 — the load, not the server, sets the tail there (figures
+in README.md, "Map application"). Threading is kept: no monkey-patching of a process
+that also runs psycopg_pool's threads and the embedded PostgreSQL's subprocesses, no
+extra dependency, and the same server runs in the tests. eventlet was not tried
+(deprecated upstream).
 """
 
 from __future__ import annotations
