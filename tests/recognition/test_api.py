@@ -144,6 +144,10 @@ def test_incidents_verdicts_and_precision(app, db_url, conn, tmp_path):
     found = op.get("/api/v1/recognition/incidents").json["incidents"]
     assert sorted((i["n"], tuple(i["cameras"])) for i in found) == [(1, ("c3",)),
                                                                     (2, ("c1", "c2"))]
+    geo = op.get("/api/v1/recognition/incidents?format=geojson").json
+    assert geo["type"] == "FeatureCollection"
+    assert sorted(f["properties"]["n"] for f in geo["features"]) == [1, 2]
+    assert all(f["geometry"]["type"] == "Point" for f in geo["features"])
     commander = client_for(app, "commander")  # ward-a only
     mine = commander.get("/api/v1/recognition/incidents").json["incidents"]
     assert [i["cameras"] for i in mine] == [["c1", "c2"]]

@@ -206,8 +206,16 @@ def incidents() -> Response:
     conn = get_db()
     inc.merge_new(conn, current_app.config.get("INCIDENT_RADIUS_M", 300.0),
                   current_app.config.get("INCIDENT_WINDOW_S", 300.0))
-    return {"incidents": inc.list_incidents(conn, since, until, principal.wards,
-                                            integer("limit", 200, lo=1, hi=2000))}
+    found = inc.list_incidents(conn, since, until, principal.wards,
+                               integer("limit", 200, lo=1, hi=2000))
+    if choice_list("format", ("json", "geojson")) == ["geojson"]:
+        # one point per incident with its member count: one pin on the map
+        return current_app.json.response({"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [i["lon"],
+                                                                              i["lat"]]},
+             "properties": {k: v for k, v in i.items() if k not in ("lon", "lat")}}
+            for i in found]})
+    return {"incidents": found}
 
 
 @bp.post("/incidents/<int:incident_id>/verdict")
@@ -297,7 +305,10 @@ def openapi_paths() -> dict:
         "/recognition/incidents": {"get": op(
             "Incidents: related alerts merged across cameras", "view",
             {"200": _json(obj)}, [*_WINDOW, _q("limit", {"type": "integer", "minimum": 1,
-                                                          "maximum": 2000}, "At most.")])},
+                                                          "maximum": 2000}, "At most."),
+                                  _q("format", {"enum": ["json", "geojson"]},
+                                     "geojson: one point feature per incident (its "
+                                     "member count in properties.n).")])},
         "/recognition/incidents/{incident_id}/verdict": {"post": op(
             "Mark an incident true or false alarm", "act", {"200": _json(obj), **_NOT_FOUND},
             [_p("incident_id", {"type": "integer", "minimum": 1}, "Incident id.")],
