@@ -72,8 +72,8 @@ def _area(r: list[int]) -> int:
     return (r[2] - r[0]) * (r[3] - r[1])
 
 
-def regions(boxes: list[Box], shape: tuple[int, ...], *, margin: int = 32,
-            min_size: int = 96) -> list[Box]:
+def regions(boxes: list[Box], shape: tuple[int, ...], *, margin: int = 16,
+            min_size: int = 64) -> list[Box]:
     """Pad boxes, give them a minimum size, clip to the frame and merge overlaps."""
     h, w = shape[:2]
     out: list[list[int]] = []
