@@ -40,7 +40,7 @@ from store.model import EVENT_KINDS, GeoEvent
 from store.readers import refresh_heatmap
 from store.settings import load_settings
 from store.writer import EventWriter
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, WALL_TOKEN, Site
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, WALL_TOKEN, Site, screenshot
 
 ALERT_KINDS = [k for k, spec in EVENT_KINDS.items() if spec.is_alert
                and not k.startswith("camera_")]
@@ -97,6 +97,9 @@ def first_paint(browser, site: Site, runs: int) -> None:
             drawn: performance.getEntriesByName('vigil-cameras-drawn')[0].startTime,
             cameras: Number(document.body.dataset.cameras)})""")
         drawn.append(marks["drawn"])
+        if run == 0:
+            page.wait_for_timeout(3000)     # heatmaps and pins of the history
+            print(f"screenshot: {screenshot(page, 'bench-wall-2300')}")
         print(f"{run + 1:>4} {marks['fcp'] or float('nan'):>8.0f} {marks['drawn']:>17.0f} "
               f"{marks['cameras']:>8}")
         context.close()

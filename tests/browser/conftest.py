@@ -42,8 +42,6 @@ USERS = {
     "ke.hoach": {"password": "mat-khau-3", "role": "planner"},
 }
 
-pytestmark = pytest.mark.browser
-
 
 def _square(lon: float, lat: float, d: float) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [[[lon, lat], [lon + d, lat], [lon + d, lat + d],

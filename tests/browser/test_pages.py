@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from tests.browser.conftest import (CAMERAS, WALL_TOKEN, WARDS, ZONES, screenshot,
                                     wait_until)
+
+pytestmark = pytest.mark.browser
 
 READY = "body[data-ready='true']"
 

@@ -85,7 +85,9 @@ function renderCounters() {
     tr.dataset.wardId = row.id;
     tr.dataset.active = String(currentArea && currentArea.id === row.id);
     tr.appendChild(el("td", null, row.name));
-    const cams = el("td", row.counts.offline + row.counts.tampered ? "cams-off" : null,
+    // red when more than one camera in ten is down
+    const down = row.counts.offline + row.counts.tampered;
+    const cams = el("td", down * 10 > row.counts.total ? "cams-off" : null,
       `${row.counts.online}/${row.counts.total}`);
     tr.appendChild(cams);
     tr.appendChild(el("td", row.alerts ? "alerts-hot" : null, row.alerts));
