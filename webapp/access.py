@@ -446,6 +446,16 @@ def socket_principal(auth: Any) -> Principal | None:
     return _from_session()
 
 
+def _security_headers(response: Response) -> Response:
+    """Headers every response carries (issue 6 adds a content security policy)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith(("/api/", "/evidence/")):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 def init_app(app: Flask) -> None:
     """Build the login directory and install the access check."""
     book = Directory()
@@ -459,4 +469,5 @@ def init_app(app: Flask) -> None:
         book.add_token(_token_key(token), entry.get("name", "wall"), entry.get("wards"))
     app.extensions["vigil_access"] = book
     app.before_request(_check_request)
+    app.after_request(_security_headers)
     app.register_blueprint(bp)

@@ -229,3 +229,13 @@ def test_database_down_is_json_503(make_app, login) -> None:
     response = client.get("/api/v1/cameras")
     assert response.status_code == 503
     assert "database" in response.json["error"]["message"]
+
+
+def test_security_headers(app: Flask, login) -> None:
+    client = app.test_client()
+    login(client, "admin")
+    for path in ("/login", "/api/v1/session", "/i18n/vi.json"):
+        response = client.get(path)
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        assert response.headers["X-Frame-Options"] == "DENY", path
+    assert client.get("/api/v1/session").headers["Cache-Control"] == "no-store"
