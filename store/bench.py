@@ -125,7 +125,8 @@ def bench_writer(url: str, settings: Settings, positions: list[tuple], n: int,
 
 def generate_events(conn: psycopg.Connection, positions: list[tuple], n: int, days: int,
                     echo: Callable[[str], None]) -> datetime:
-    """``n`` events over ``days`` days ending now, generated server-side; returns the end."""
+    """``n`` events over ``days`` days, generated server-side in time order and rolled up
+    chunk by chunk (as live events are); returns the end of the period."""
     end = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)
     start = end - timedelta(days=days)
     ensure_partitions(conn, start.date(), end.date() + timedelta(days=1))
@@ -138,19 +139,24 @@ def generate_events(conn: psycopg.Connection, positions: list[tuple], n: int, da
     conn.commit()
     ncam = len({p[0] for p in positions})
     step = 1_000_000
+    rolled = 0
     t0 = time.perf_counter()
     for lo in range(0, n, step):
         hi = min(n, lo + step)
         conn.execute(
             "INSERT INTO events (ts, camera_id, kind, severity, lon, lat, ward_id, track_id,"
             " value, cell_id)"
-            " SELECT %(start)s + random() * %(span)s, p.camera_id, p.kinds[1 + g %% 3],"
+            " SELECT %(start)s + (g + random() * 1000) / %(n)s * %(span)s, p.camera_id,"
+            " p.kinds[1 + g %% 3],"
             " (g %% 4)::smallint, p.lon, p.lat, p.ward_id, g, (random() * 50)::int, p.cell_id"
-            " FROM generate_series(%(lo)s, %(hi)s - 1) g"
+            " FROM generate_series(%(lo)s::bigint, %(hi)s::bigint - 1) g"
             " JOIN bench_pos p ON p.cam = (g * 7919) %% %(ncam)s AND p.pos = (g / %(ncam)s) %% 4",
-            {"start": start, "span": end - start, "lo": lo, "hi": hi, "ncam": ncam})
+            {"start": start, "span": end - start, "lo": lo, "hi": hi, "ncam": ncam,
+             "n": n + 1000})
         conn.commit()
-        echo(f"  generated {hi:,} events ({time.perf_counter() - t0:.0f} s)")
+        # Rolled up as it goes, as the maintainer does with live events.
+        rolled += refresh_rollups(conn)
+        echo(f"  generated and rolled up {hi:,} events ({time.perf_counter() - t0:.0f} s)")
     conn.execute("ANALYZE events")
     conn.commit()
     return end
@@ -206,13 +212,10 @@ def run_bench(settings: Settings, n_events: int, writer_events: int, cameras: in
             t0 = time.perf_counter()
             end = generate_events(conn, positions, n_events, days, echo)
             echo(f"generated in {time.perf_counter() - t0:.0f} s")
-            t0 = time.perf_counter()
             with connect(url, autocommit=True) as auto:
-                rolled = refresh_rollups(auto)
                 auto.execute("VACUUM ANALYZE heatmap_rollup")
             nroll = conn.execute("SELECT count(*) FROM heatmap_rollup").fetchone()[0]
-            echo(f"rolled up {rolled:,} events into {nroll:,} rollup rows in "
-                 f"{time.perf_counter() - t0:.0f} s")
+            echo(f"heatmap_rollup: {nroll:,} rows")
             wards = sorted({p[6] for p in positions})
             heat = bench_heatmap(conn, end, days, queries, wards, echo)
     return {"writer_eps": writer_rate, "copy_eps": copy_rate, "heatmap_ms": heat}

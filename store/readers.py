@@ -7,7 +7,7 @@ on plain PostgreSQL and on TimescaleDB alike, so one reader serves both layouts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 import psycopg
@@ -117,32 +117,76 @@ class HeatCell:
     value_max: float | None
 
 
+def _tail_from(conn: psycopg.Connection) -> int | None:
+    """The rollup watermark when events above it exist (else None: nothing to add)."""
+    mark, top = conn.execute(
+        "SELECT (SELECT last_event_id FROM rollup_state WHERE name = 'heatmap'),"
+        " (SELECT max(id) FROM events)").fetchone()
+    return mark if top is not None and top > mark else None
+
+
+_ORIGIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_HOUR, _DAY = timedelta(hours=1), timedelta(days=1)
+
+
+def _floor(t: datetime, step: timedelta) -> datetime:
+    return t - (t - _ORIGIN) % step
+
+
+def _ceil(t: datetime, step: timedelta) -> datetime:
+    f = _floor(t, step)
+    return f if f == t else f + step
+
+
+def _segments(lo: datetime, hi: datetime) -> list[tuple[str, datetime, datetime]]:
+    """Cover [lo, hi) (15-minute aligned) with day, hour and 15-minute rollup ranges."""
+    def hours(a: datetime, b: datetime) -> list[tuple[str, datetime, datetime]]:
+        ha, hb = _ceil(a, _HOUR), _floor(b, _HOUR)
+        if ha >= hb:
+            return [("heatmap_rollup", a, b)]
+        return [("heatmap_rollup", a, ha), ("heatmap_cell_hour", ha, hb),
+                ("heatmap_rollup", hb, b)]
+    da, db = _ceil(lo, _DAY), _floor(hi, _DAY)
+    parts = hours(lo, hi) if da >= db else \
+        hours(lo, da) + [("heatmap_cell_day", da, db)] + hours(db, hi)
+    return [p for p in parts if p[1] < p[2]]
+
+
 def heatmap_cells(conn: psycopg.Connection, start: datetime, end: datetime,
                   kinds: Sequence[str] | None = None,
                   ward_ids: Sequence[str] | None = None) -> list[HeatCell]:
-    """Per-cell counts in [start, end): 15-minute rollups plus not yet rolled-up events.
+    """Per-cell counts in [start, end) widened to whole 15-minute buckets.
 
-    The window is widened to whole 15-minute buckets. Events newer than the rollup
-    watermark are counted straight from ``events``, so the map is never stale.
+    Read from the rollups (per day and per hour where whole ones fit and no kind or ward
+    filter is given, else per 15 minutes) plus the events above the rollup watermark,
+    counted straight from ``events`` (by id, so cheaply): the map is never stale.
     """
+    lo = _floor(start.astimezone(timezone.utc), ROLLUP_BUCKET)
+    hi = _ceil(end.astimezone(timezone.utc), ROLLUP_BUCKET)
+    params: dict[str, Any] = {"kinds": None if kinds is None else list(kinds),
+                              "wards": None if ward_ids is None else list(ward_ids),
+                              "mark": _tail_from(conn), "lo": lo, "hi": hi}
+    filters = ("   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
+               "   AND (%(wards)s::text[] IS NULL OR ward_id = ANY(%(wards)s))")
+    coarse = kinds is None and ward_ids is None
+    segments = _segments(lo, hi) if coarse else [("heatmap_rollup", lo, hi)]
+    parts = []
+    for i, (table, a, b) in enumerate(segments):
+        params[f"a{i}"], params[f"b{i}"] = a, b
+        parts.append(f"SELECT cell_id, n::bigint AS n, value_sum, value_max FROM {table}"
+                     f" WHERE bucket >= %(a{i})s AND bucket < %(b{i})s"
+                     + ("" if table != "heatmap_rollup" else filters))
+    if params["mark"] is not None:
+        parts.append("SELECT cell_id, count(*), coalesce(sum(value), 0), max(value)"
+                     " FROM events WHERE id > %(mark)s AND ts >= %(lo)s AND ts < %(hi)s"
+                     + filters + " GROUP BY cell_id")
+    if not parts:
+        return []
     rows = conn.execute(
-        "WITH w AS (SELECT last_event_id AS mark FROM rollup_state WHERE name = 'heatmap'),"
-        " lo AS (SELECT date_bin('15 minutes', %(start)s::timestamptz, '2000-01-01') AS t),"
-        " parts AS ("
-        "  SELECT cell_id, n::bigint AS n, value_sum, value_max FROM heatmap_rollup"
-        "  WHERE bucket >= (SELECT t FROM lo) AND bucket < %(end)s"
-        "   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
-        "   AND (%(wards)s::text[] IS NULL OR ward_id = ANY(%(wards)s))"
-        "  UNION ALL"
-        "  SELECT cell_id, count(*), coalesce(sum(value), 0), max(value) FROM events"
-        "  WHERE id > (SELECT mark FROM w) AND ts >= (SELECT t FROM lo) AND ts < %(end)s"
-        "   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
-        "   AND (%(wards)s::text[] IS NULL OR ward_id = ANY(%(wards)s))"
-        "  GROUP BY cell_id)"
-        " SELECT cell_id, sum(n), sum(value_sum), max(value_max) FROM parts"
-        " WHERE cell_id IS NOT NULL GROUP BY cell_id ORDER BY cell_id",
-        {"start": start, "end": end, "kinds": None if kinds is None else list(kinds),
-         "wards": None if ward_ids is None else list(ward_ids)})
+        "SELECT cell_id, sum(n), sum(value_sum), max(value_max) FROM ("
+        + " UNION ALL ".join(parts) + ") p WHERE cell_id IS NOT NULL"
+        " GROUP BY cell_id ORDER BY cell_id",
+        params, prepare=False)  # a custom plan: the id bound picks the primary key
     return [HeatCell(int(c), int(n), float(s), m) for c, n, s, m in rows]
 
 
@@ -164,25 +208,25 @@ def ward_series(conn: psycopg.Connection, start: datetime, end: datetime,
     """Per-ward counts per ``bucket`` (a multiple of 15 minutes) in [start, end)."""
     if bucket < ROLLUP_BUCKET or bucket % ROLLUP_BUCKET:
         raise ValueError(f"bucket={bucket}: must be a multiple of 15 minutes")
-    rows = conn.execute(
-        "WITH w AS (SELECT last_event_id AS mark FROM rollup_state WHERE name = 'heatmap'),"
-        " parts AS ("
-        "  SELECT bucket AS t, ward_id, n::bigint AS n, value_sum, value_max"
-        "  FROM heatmap_rollup WHERE bucket >= date_bin(%(b)s, %(start)s::timestamptz,"
-        "   '2000-01-01') AND bucket < %(end)s"
-        "   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
-        "   AND (%(wards)s::text[] IS NULL OR ward_id = ANY(%(wards)s))"
+    params = {"b": bucket, "start": start, "end": end,
+              "kinds": None if kinds is None else list(kinds),
+              "wards": None if ward_ids is None else list(ward_ids),
+              "mark": _tail_from(conn)}
+    filters = ("   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
+               "   AND (%(wards)s::text[] IS NULL OR ward_id = ANY(%(wards)s))")
+    tail = "" if params["mark"] is None else (
         "  UNION ALL"
         "  SELECT ts, ward_id, 1, coalesce(value, 0), value FROM events"
-        "  WHERE id > (SELECT mark FROM w) AND ts >= date_bin(%(b)s, %(start)s::timestamptz,"
-        "   '2000-01-01') AND ts < %(end)s"
-        "   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
-        "   AND (%(wards)s::text[] IS NULL OR ward_id = ANY(%(wards)s)))"
+        "  WHERE id > %(mark)s AND ts >= date_bin(%(b)s, %(start)s::timestamptz,"
+        "   '2000-01-01') AND ts < %(end)s" + filters)
+    rows = conn.execute(
+        "WITH parts AS ("
+        "  SELECT bucket AS t, ward_id, n::bigint AS n, value_sum, value_max"
+        "  FROM heatmap_rollup WHERE bucket >= date_bin(%(b)s, %(start)s::timestamptz,"
+        "   '2000-01-01') AND bucket < %(end)s" + filters + tail + ")"
         " SELECT date_bin(%(b)s, t, '2000-01-01') AS b, ward_id, sum(n), sum(value_sum),"
         " max(value_max) FROM parts GROUP BY 1, 2 ORDER BY 2, 1",
-        {"b": bucket, "start": start, "end": end,
-         "kinds": None if kinds is None else list(kinds),
-         "wards": None if ward_ids is None else list(ward_ids)})
+        params, prepare=False)
     return [SeriesPoint(b, w, int(n), float(s), m) for b, w, n, s, m in rows]
 
 

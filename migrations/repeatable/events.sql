@@ -56,6 +56,8 @@ BEGIN
         END LOOP;
     END IF;
     DELETE FROM heatmap_rollup WHERE bucket < date_bin('1 day', cutoff, '2000-01-01');
+    DELETE FROM heatmap_cell_hour WHERE bucket < date_bin('1 day', cutoff, '2000-01-01');
+    DELETE FROM heatmap_cell_day WHERE bucket < date_bin('1 day', cutoff, '2000-01-01');
     DELETE FROM camera_heartbeats WHERE ts < cutoff;
     DELETE FROM writer_batches WHERE committed_at < least(cutoff, now() - interval '7 days');
     RETURN dropped;
@@ -92,8 +94,28 @@ BEGIN
             value_sum = r.value_sum + excluded.value_sum,
             value_max = greatest(r.value_max, excluded.value_max)
         RETURNING 1
+    ), hours AS (
+        INSERT INTO heatmap_cell_hour AS r (bucket, cell_id, n, value_sum, value_max)
+        SELECT date_bin('1 hour', bucket, '2000-01-01'), cell_id, sum(n), sum(value_sum),
+               max(value_max)
+        FROM agg WHERE cell_id IS NOT NULL GROUP BY 1, 2
+        ON CONFLICT (bucket, cell_id) DO UPDATE
+        SET n = r.n + excluded.n,
+            value_sum = r.value_sum + excluded.value_sum,
+            value_max = greatest(r.value_max, excluded.value_max)
+        RETURNING 1
+    ), days AS (
+        INSERT INTO heatmap_cell_day AS r (bucket, cell_id, n, value_sum, value_max)
+        SELECT date_bin('1 day', bucket, '2000-01-01'), cell_id, sum(n), sum(value_sum),
+               max(value_max)
+        FROM agg WHERE cell_id IS NOT NULL GROUP BY 1, 2
+        ON CONFLICT (bucket, cell_id) DO UPDATE
+        SET n = r.n + excluded.n,
+            value_sum = r.value_sum + excluded.value_sum,
+            value_max = greatest(r.value_max, excluded.value_max)
+        RETURNING 1
     )
-    SELECT coalesce(sum(n), 0) INTO folded FROM agg;  -- upsert runs regardless
+    SELECT coalesce(sum(n), 0) INTO folded FROM agg;  -- the upserts run regardless
     UPDATE rollup_state SET last_event_id = hi, updated_at = now() WHERE name = 'heatmap';
     RETURN folded;
 END

@@ -24,7 +24,6 @@ from store.settings import load_settings
 from store.writer import EventWriter
 from tests.store.helpers import CAMERAS, event
 
-pytestmark = pytest.mark.slow
 
 
 def _stored_tracks(url: str) -> list[int]:
@@ -60,6 +59,7 @@ def _restart(server: EmbeddedPostgres) -> None:
     server.start()
 
 
+@pytest.mark.slow  # its own embedded server: the same on either CI run
 @pytest.mark.parametrize("how", ["kill", "stop"])
 def test_server_lost_mid_ingest(own_server, how):
     server, url, state = own_server

@@ -145,3 +145,46 @@ def test_retention_drops_old_days(db_url, settings, conn):
     result = maintain(conn, settings)
     assert result.rolled_up == 0 and result.dropped == 0
     assert last_event_id(conn) == 2  # the highest id still stored
+
+
+def test_segments_cover_the_window_exactly():
+    from store.readers import _segments
+    t = datetime(2026, 3, 1, 22, 45, tzinfo=timezone.utc)
+    for lo, hi in ((t, t + timedelta(days=3, hours=5, minutes=30)),
+                   (t, t + timedelta(minutes=45)), (t, t + timedelta(hours=2)),
+                   (t + timedelta(minutes=15), t + timedelta(days=1, minutes=15))):
+        segs = _segments(lo, hi)
+        assert segs[0][1] == lo and segs[-1][2] == hi
+        assert all(a[2] == b[1] for a, b in zip(segs, segs[1:]))
+        for table, a, b in segs:
+            step = {"heatmap_cell_day": timedelta(days=1),
+                    "heatmap_cell_hour": timedelta(hours=1)}.get(table, timedelta(minutes=15))
+            assert (a - datetime(2000, 1, 1, tzinfo=timezone.utc)) % step == timedelta(0)
+            assert (b - a) % step == timedelta(0)
+
+
+def test_heatmap_levels_agree_with_events(db_url, settings, conn):
+    import random
+    upsert_cameras(conn, CAMERAS, tag=False)
+    conn.commit()
+    rng = random.Random(5)
+    now = datetime.now(timezone.utc)
+    sent = [event(0, camera=f"cam-{i % 4}", track_id=i, lon=LON + 0.004 * (i % 4),
+                  ts=now - timedelta(seconds=rng.uniform(60, 4 * 86400)),
+                  value=float(rng.randrange(20))) for i in range(3000)]
+    with EventWriter(db_url, settings) as w:
+        w.submit_many(sent[:2000])
+        assert w.flush(20)
+        refresh_rollups(conn)
+        w.submit_many(sent[2000:])  # these stay in the tail
+        assert w.flush(20)
+    for _ in range(12):
+        a = now - timedelta(seconds=rng.uniform(0, 4 * 86400))
+        b = a + timedelta(seconds=rng.uniform(600, 3 * 86400))
+        got = {c.cell_id: (c.n, c.value_sum, c.value_max) for c in heatmap_cells(conn, a, b)}
+        want = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
+            "SELECT cell_id, count(*), sum(value), max(value) FROM events"
+            " WHERE ts >= date_bin('15 minutes', %s::timestamptz, '2000-01-01')"
+            " AND ts < date_bin('15 minutes', %s::timestamptz - interval '1 microsecond',"
+            " '2000-01-01') + interval '15 minutes' GROUP BY 1", (a, b))}
+        assert got == want
