@@ -123,22 +123,27 @@ class FrameStage:
         extra = {k: firing.attributes.pop(k) for k in [k for k in firing.attributes
                                                        if k.startswith("_")]}
         event = pipe._rule_event(frame, firing)
-        crop = extra.get("_crop")  # a small image the rule chose (e.g. the plate region)
-        if crop is not None and self.evidence is not None:
-            image = cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR)
-            if image is not None:
-                ev, _ = self.evidence.save(self.cam.id, frame.ts, event.kind + "_crop", image)
-                ref = {"path": ev.path, "sha256": ev.sha256}
-                event = replace(event, evidence=event.evidence or ev,
-                                attributes=dict(event.attributes, detail_crop=ref))
-        before = extra.get("_before")
-        if before is not None and self.evidence is not None and event.spec.is_alert:
-            image = cv2.imdecode(np.frombuffer(before, np.uint8), cv2.IMREAD_COLOR)
-            if image is not None:
-                ev, _ = self.evidence.save(self.cam.id, frame.ts, event.kind + "_before", image)
+        # a small image the rule chose (the plate region): evidence of reads, detail of alerts
+        crop = self._save(frame, event.kind + "_crop", extra.get("_crop"))
+        if crop is not None:
+            event = replace(event, evidence=event.evidence or crop, attributes=dict(
+                event.attributes, detail_crop={"path": crop.path, "sha256": crop.sha256}))
+        if event.spec.is_alert:
+            before = self._save(frame, event.kind + "_before", extra.get("_before"))
+            if before is not None:
                 event = replace(event, attributes=dict(
-                    event.attributes, before={"path": ev.path, "sha256": ev.sha256}))
+                    event.attributes, before={"path": before.path, "sha256": before.sha256}))
         return event
+
+    def _save(self, frame, tag: str, jpeg: bytes | None):  # noqa: ANN001,ANN202
+        """Write JPEG bytes a rule kept as evidence (None without bytes or evidence)."""
+        if jpeg is None or self.evidence is None:
+            return None
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            return None
+        ev, _ = self.evidence.save(self.cam.id, frame.ts, tag, image)
+        return ev
 
     def _due(self, frame) -> list[GeoEvent]:  # noqa: ANN001
         out, keep = [], []
