@@ -85,13 +85,15 @@ def seed_areas_and_cameras(conn: psycopg.Connection) -> None:
 def make_event(conn: psycopg.Connection, camera_id: str, kind: str, *,
                ts: datetime | None = None, value: float | None = None,
                offset: tuple[float, float] = (0.0003, 0.0002),
-               evidence: Evidence | None = None) -> GeoEvent:
+               evidence: Evidence | None = None,
+               attributes: dict[str, Any] | None = None) -> GeoEvent:
     """A GeoEvent near camera ``camera_id`` (ward, zone and grid cell come from the writer)."""
     cam = conn.execute("SELECT lon, lat FROM cameras WHERE id = %s", (camera_id,)).fetchone()
     assert cam is not None, camera_id
     return GeoEvent(ts=ts or datetime.now(timezone.utc), camera_id=camera_id, kind=kind,
                     lon=cam[0] + offset[0], lat=cam[1] + offset[1],
-                    severity=EVENT_KINDS[kind].severity, value=value, evidence=evidence)
+                    severity=EVENT_KINDS[kind].severity, value=value, evidence=evidence,
+                    attributes=attributes or {})
 
 
 def write_evidence(settings: Settings, name: str) -> Evidence:

@@ -105,6 +105,10 @@ def test_event_stored_in_the_database_appears_as_a_pin_within_a_second(open_page
     event_id = site.event("cam-06", "fight")            # committed when this returns
     page.wait_for_selector(f".vigil-pin[data-event-id='{event_id}']", timeout=1_000)
     assert page.locator(f"#ticker li[data-event-id='{event_id}']").count() == 1
+    assert page.locator(f"#ticker li[data-event-id='{event_id}'] .sim-badge").count() == 0
+    # the demo's simulator labels its events; the wall says so
+    simulated = site.event("cam-01", "loitering", attributes={"simulated": True})
+    page.wait_for_selector(f"#ticker li[data-event-id='{simulated}'] .sim-badge", timeout=5_000)
     # a camera-health event recolours the camera at once and is counted
     site.event("cam-06", "camera_offline")
     wait_until(page, "document.getElementById('kpi-offline').textContent === '2'")

@@ -5,11 +5,11 @@
 
 import {
   config, t, el, kindLabel, formatTime, formatDateTime, apiGet, apiPost, rowsOf,
-  startClock, notify, SEVERITY_COLOURS, STATUS_COLOURS,
+  startClock, notify, isSimulated, simulatedBadge, SEVERITY_COLOURS, STATUS_COLOURS,
 } from "./core.js";
 import {
   createMap, loadAreas, CameraLayer, loadCameras, PinLayer, HeatLayer, heatPoints,
-  addLegend, statusLegendRows, statusFromEvent, featureBounds,
+  addLegend, statusLegendRows, statusFromEvent, featureBounds, fitWatched,
 } from "./map.js";
 import { LiveFeed } from "./live.js";
 
@@ -114,6 +114,7 @@ function addAlert(ev, state, fresh) {
   node.style.setProperty("--sev", SEVERITY_COLOURS[ev.severity] || SEVERITY_COLOURS[0]);
   node.querySelector(".sev-dot").style.setProperty("--sev", SEVERITY_COLOURS[ev.severity]);
   node.querySelector(".alert-kind").textContent = kindLabel(ev.kind);
+  node.querySelector(".sim-badge").hidden = !isSimulated(ev);
   node.querySelector(".alert-time").textContent = formatDateTime(ev.ts);
   const camera = cameras.get(ev.camera_id);
   node.querySelector(".alert-camera").textContent = camera ? camera.name : ev.camera_id;
@@ -266,6 +267,8 @@ async function showCamera(camera) {
       li.appendChild(dot);
       li.appendChild(el("time", null, formatDateTime(ev.ts)));
       li.appendChild(el("span", null, kindLabel(ev.kind)));
+      const badge = simulatedBadge(ev);
+      if (badge) li.appendChild(badge);
       timeline.appendChild(li);
     }
     if (!events.length) timeline.appendChild(el("li", "empty", t("No events in this period")));
@@ -317,7 +320,9 @@ async function reload() {
 }
 
 async function start() {
+  let loadedAreas = null;
   const areasLoaded = loadAreas(map).then((areas) => {
+    loadedAreas = areas;
     for (const f of areas.wards) wardNames.set(f.properties.id ?? f.id, f.properties.name);
     for (const f of areas.zones) zoneNames.set(f.properties.id ?? f.id, f.properties.name);
     for (const f of [...areas.wards, ...areas.zones]) {
@@ -340,6 +345,7 @@ async function start() {
   }, null);
   try {
     await Promise.all([loadCameras(cameras), areasLoaded]);
+    fitWatched(map, cameras, loadedAreas);
   } catch (err) {
     notify(t("Could not load the map: {reason}", { reason: err.message }), "error");
   }

@@ -29,6 +29,16 @@ export function kindLabel(code) {
   return kind ? kind.label : code;
 }
 
+/** Whether an event came from the demo's event simulator (never a real camera). */
+export function isSimulated(ev) {
+  return Boolean(ev && ev.attributes && ev.attributes.simulated);
+}
+
+/** A small "simulated" badge for lists, or null for real events. */
+export function simulatedBadge(ev) {
+  return isSimulated(ev) ? el("span", "sim-badge", t("Simulated")) : null;
+}
+
 /** Whether events of this kind are alerts (shown as pins and in the alert list). */
 export function isAlertKind(code) {
   const kind = (config.kinds || {})[code];

@@ -37,7 +37,7 @@ export function createMap(container, options = {}) {
       minZoom: tiles.min_zoom ?? 0,
       // Raster beyond a few levels of over-zoom is a blur: there the vector wards and
       // zones orient the viewer on a plain dark ground.
-      maxZoom: (tiles.max_native_zoom ?? 6) + 4,
+      maxZoom: (tiles.max_native_zoom ?? 6) + 2,
       attribution: tiles.attribution || "",
       className: "vigil-basemap",
     }).addTo(map);
@@ -204,6 +204,19 @@ export class CameraLayer {
   get(id) {
     return this.cameras.get(id);
   }
+
+  /** The bounds of every camera (null when there is none). */
+  bounds() {
+    const points = [...this.cameras.values()].map((c) => [c.lat, c.lon]);
+    return points.length ? L.latLngBounds(points) : null;
+  }
+}
+
+/** Fit the map to where the cameras are (else to the wards): the area that is watched. */
+export function fitWatched(map, cameras, areas) {
+  const bounds = (cameras && cameras.bounds()) || (areas && areas.bounds);
+  if (bounds && bounds.isValid()) map.fitBounds(bounds.pad(0.08));
+  return bounds;
 }
 
 const STATUS_BY_KIND = {

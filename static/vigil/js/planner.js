@@ -6,6 +6,7 @@ import {
 } from "./core.js";
 import {
   createMap, loadAreas, CameraLayer, loadCameras, HeatLayer, heatPoints, addLegend,
+  fitWatched,
 } from "./map.js";
 
 const L = window.L;
@@ -239,6 +240,7 @@ async function start() {
       ["#ff3b47", t("Blind spot"), null],
     ], areas.approximate ? t("Ward and zone boundaries are approximate.") : null);
     await loadCameras(cameras);
+    fitWatched(map, cameras, areas);
   } catch (err) {
     notify(t("Could not load the map: {reason}", { reason: err.message }), "error");
   }

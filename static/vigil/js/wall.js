@@ -7,11 +7,11 @@
 
 import {
   config, t, el, kindLabel, formatTime, apiGet, rowsOf, startClock, notify,
-  SEVERITY_COLOURS,
+  simulatedBadge, SEVERITY_COLOURS,
 } from "./core.js";
 import {
   createMap, loadAreas, CameraLayer, loadCameras, PinLayer, HeatLayer, heatPoints,
-  addLegend, statusLegendRows, featureBounds, statusFromEvent,
+  addLegend, statusLegendRows, featureBounds, statusFromEvent, fitWatched,
 } from "./map.js";
 import { LiveFeed } from "./live.js";
 
@@ -109,6 +109,8 @@ function addTicker(ev, fresh) {
   const where = [camera ? camera.name : ev.camera_id, wardNames.get(ev.ward_id)]
     .filter(Boolean).join(" · ");
   item.appendChild(el("span", "where", where));
+  const badge = simulatedBadge(ev);
+  if (badge) item.appendChild(badge);
   list.prepend(item);
   while (list.children.length > (opts.ticker_items || 12)) list.lastElementChild.remove();
 }
@@ -191,7 +193,9 @@ let cycleIndex = -1;
 
 function cycleTargets() {
   if (!areas) return [];
-  const targets = [{ id: null, name: t("All areas"), bounds: areas.bounds }];
+  const watched = cameras.bounds();
+  const targets = [{ id: null, name: t("All areas"),
+    bounds: watched ? watched.pad(0.08) : areas.bounds }];
   for (const f of areas.wards) {
     const bounds = featureBounds(f);
     if (bounds) targets.push({ id: f.properties.id ?? f.id, name: f.properties.name, bounds });
@@ -239,6 +243,7 @@ async function start() {
   }, null);
   try {
     await Promise.all([camerasLoaded, areasLoaded]);
+    fitWatched(map, cameras, areas);
   } catch (err) {
     notify(t("Could not load the map: {reason}", { reason: err.message }), "error");
   }
