@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser.conftest import (CAMERAS, WALL_TOKEN, WARDS, ZONES, screenshot,
+from tests.browser.conftest import (CAMERAS, USERS, WALL_TOKEN, WARDS, ZONES, screenshot,
                                     wait_until)
 
 pytestmark = pytest.mark.browser
@@ -159,4 +159,25 @@ def test_acknowledge_in_one_browser_updates_another(open_page, site):
     for page in (first, second):
         page.wait_for_selector(f".alert-item[data-event-id='{event_id}']", timeout=5_000)
     screenshot(second, "commander-shared")
+    site.check_clean()
+
+
+def test_sign_in_through_the_login_page(open_page, site):
+    page = open_page("/planner")                         # not signed in: the login page
+    page.wait_for_selector("form.login-form")
+    assert "/login" in page.url
+    assert page.get_attribute("html", "lang") == "vi"
+    page.fill("input[name=username]", "ke.hoach")
+    page.fill("input[name=password]", "sai-mat-khau")
+    page.click("button[type=submit]")
+    assert "Sai tên đăng nhập" in page.inner_text(".login-error")
+    screenshot(page, "login")
+    page.fill("input[name=username]", "ke.hoach")
+    page.fill("input[name=password]", USERS["ke.hoach"]["password"])
+    page.click("button[type=submit]")
+    page.wait_for_selector(READY, timeout=20_000)         # back where it was going
+    assert page.url.endswith("/planner")
+    screenshot(page, "planner-after-login")
+    site.console_errors[:] = [e for e in site.console_errors   # the 401 of the wrong password
+                              if "status of 401" not in e]
     site.check_clean()
