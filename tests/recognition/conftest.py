@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recognition_testing import USERS, opencv_sample
+from tests.recognition.recognition_testing import USERS, opencv_sample
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ import pytest
 
 from analytics.violations.abandoned import AbandonedWatcher
 from analytics.violations.config import AbandonedRule
-from recognition_testing import opencv_sample
-from plate_images import DATA
-from scene import tracks
+from tests.recognition.recognition_testing import opencv_sample
+from tests.recognition.plate_images import DATA
+from tests.recognition.scene import tracks
 
 OBJ = (420, 430)  # where the box is set down: top-left corner
 

@@ -14,7 +14,7 @@ from store.registry import Camera, upsert_cameras
 from store.settings import load_settings
 from store.writer import EventWriter
 
-from recognition_testing import client_for
+from tests.recognition.recognition_testing import client_for
 
 
 @pytest.fixture

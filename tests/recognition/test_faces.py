@@ -14,7 +14,7 @@ from analytics.recognition.faces import (DEFAULT_THRESHOLD, DETECTOR_FILE, EMBED
                                          FaceEngine, FaceModelsMissing, FaceWatcher,
                                          best_match, encode_photo, install_models)
 from analytics.violations.config import FaceRule
-from scene import tracks
+from tests.recognition.scene import tracks
 from store import watchlist as wl
 
 #: Yao Ming (no. 13) in players.jpg: his face box, in that photo's pixels.
@@ -106,7 +106,7 @@ def test_privacy_no_trace_of_unlisted_people(db_url, conn, settings, face_engine
     from analytics.evidence import EvidenceStore
     from analytics.pipeline import CameraPipeline
     from analytics.violations.stage import Lists, build_stage
-    from scene import frame
+    from tests.recognition.scene import frame
     from store.registry import Camera, upsert_cameras
     from store.writer import EventWriter
 

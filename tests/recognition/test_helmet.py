@@ -14,8 +14,8 @@ from analytics.detectors import ModelMissing
 from analytics.violations.config import HelmetRule
 from analytics.violations.helmet import HelmetWatcher, helmet_status, rider_region
 from analytics.violations.stage import Lists, build_stage
-from plate_images import DATA
-from scene import tracks
+from tests.recognition.plate_images import DATA
+from tests.recognition.scene import tracks
 from store.settings import load_settings
 
 

@@ -12,7 +12,7 @@ from analytics.pipeline import CameraPipeline
 from analytics.violations.config import LaneRule
 from analytics.violations.lanes import LaneWatcher
 from analytics.violations.stage import Lists, build_stage
-from scene import frame, tracks
+from tests.recognition.scene import frame, tracks
 from store.settings import load_settings
 
 LANE = dict(id="lane1", kind="wrong_lane", polygon=[(300, 200), (500, 200), (520, 560),

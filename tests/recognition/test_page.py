@@ -8,7 +8,7 @@ import numpy as np
 
 from store import watchlist as wl
 
-from recognition_testing import client_for
+from tests.recognition.recognition_testing import client_for
 
 
 def test_page_by_role(app, conn):

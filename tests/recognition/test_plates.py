@@ -9,7 +9,7 @@ import supervision as sv
 
 from analytics.recognition.plates import PlateWatcher, best_plate
 from analytics.violations.config import PlateRule
-from plate_images import DATA, photograph, render_plate
+from tests.recognition.plate_images import DATA, photograph, render_plate
 
 
 def test_ocr_reads_text_on_a_real_photo(plate_reader):
@@ -112,7 +112,7 @@ def test_plates_through_pipeline_stage_and_store(db_url, conn, settings, plate_r
     from analytics.evidence import EvidenceStore
     from analytics.pipeline import CameraPipeline
     from analytics.violations.stage import Lists, build_stage
-    from scene import frame, tracks
+    from tests.recognition.scene import frame, tracks
     from store import watchlist as wl
     from store.registry import Camera, upsert_cameras
     from store.writer import EventWriter

@@ -15,7 +15,7 @@ from analytics.pipeline import CameraPipeline
 from analytics.violations.config import RedLightRule
 from analytics.violations.red_light import RedLightWatcher, signal_state
 from analytics.violations.stage import Lists, build_stage
-from scene import draw_signal, frame, tracks
+from tests.recognition.scene import draw_signal, frame, tracks
 from store.settings import load_settings
 
 SIGNAL = (700, 40, 740, 160)

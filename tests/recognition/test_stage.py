@@ -33,7 +33,7 @@ def test_red_light_waiting_for_its_after_frame_is_flushed_at_the_end(street_fram
     from analytics.evidence import EvidenceStore
     from analytics.pipeline import CameraPipeline
     from analytics.violations.stage import build_stage
-    from scene import draw_signal, frame, tracks
+    from tests.recognition.scene import draw_signal, frame, tracks
     from store.settings import load_settings
 
     cam = parse_camera({"id": "c", "stream_url": "x", "lon": 105.7, "lat": 19.8,

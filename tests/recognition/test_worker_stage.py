@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from analytics.config import parse_camera
 from analytics.worker import WorkerConfig, run_cameras
-from recognition_testing import opencv_sample
+from tests.recognition.recognition_testing import opencv_sample
 from store.settings import load_settings
 
 

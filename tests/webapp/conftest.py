@@ -16,7 +16,7 @@ from store.settings import load_settings
 from webapp import create_app, db, realtime
 from webapp.server import WebServer
 
-from web_testing import PASSWORD, USERS, WALL_TOKEN  # noqa: E402
+from tests.webapp.web_testing import PASSWORD, USERS, WALL_TOKEN  # noqa: E402
 
 
 @pytest.fixture

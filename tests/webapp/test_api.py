@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from flask import Flask
 
-from web_testing import CAMERAS, ROLES, WARD_A, WARD_B, insert_event, seed_areas
+from tests.webapp.web_testing import CAMERAS, ROLES, WARD_A, WARD_B, insert_event, seed_areas
 
 # route → roles allowed (others get 403); anonymous always 401
 READS = {

@@ -12,7 +12,7 @@ from flask import Flask
 from webapp.access import ensure_login_file
 from webapp.tiles import default_mbtiles
 
-from web_testing import PASSWORD, WALL_TOKEN
+from tests.webapp.web_testing import PASSWORD, WALL_TOKEN
 
 
 def test_factory_layers_config(make_app) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pytest
 import socketio
 
-from web_testing import PASSWORD, WALL_TOKEN, WARD_A, WARD_B, insert_event, seed_areas
+from tests.webapp.web_testing import PASSWORD, WALL_TOKEN, WARD_A, WARD_B, insert_event, seed_areas
 
 WAIT_S = 10.0
 
