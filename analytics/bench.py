@@ -17,7 +17,6 @@ content per camera). Figures printed per sampling rate:
 from __future__ import annotations
 
 import multiprocessing as mp
-import resource
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -107,17 +106,39 @@ def track_recall(naive: list[dict], gated: list[dict], min_len: int = 3) -> tupl
     return (found / total if total else 1.0), total
 
 
-def _worker_rss(settings: Settings, video: Path) -> float:
-    """Peak RSS (MB) of one real worker process analysing one camera for 30 frames."""
+def _smaps(pid: int) -> dict[str, float]:
+    """Rss, Pss and private memory (MB) of a process from /proc (Linux)."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+            for line in fh:
+                key, _, rest = line.partition(":")
+                if key in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
+                    out[key] = int(rest.split()[0]) / 1024
+    except OSError:
+        pass
+    return out
+
+
+def _worker_rss(settings: Settings, video: Path, cameras: int = 1) -> dict[str, float]:
+    """Peak memory (MB) of one real worker process analysing ``cameras`` cameras."""
     from analytics.worker import Worker, WorkerConfig
 
-    cam = parse_camera({"id": "bench-rss", "stream_url": str(video), "lon": 105.8,
-                        "lat": 19.8, "sample_fps": 2})
+    cams = tuple(parse_camera({"id": f"bench-rss-{i}", "stream_url": str(video),
+                               "lon": 105.8, "lat": 19.8, "sample_fps": 2})
+                 for i in range(cameras))
     ctx = mp.get_context("spawn")
-    w = Worker(WorkerConfig("rss", (cam,), settings, max_frames=30), ctx.Event())
+    w = Worker(WorkerConfig("rss", cams, settings, max_frames=40), ctx.Event())
     w.start()
-    w.join(300)
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak: dict[str, float] = {}
+    while w.is_alive():
+        now = _smaps(w.pid)
+        if now.get("Rss", 0) > peak.get("Rss", 0):
+            peak = now
+        time.sleep(0.2)
+    w.join()
+    return {"rss": peak.get("Rss", 0.0), "pss": peak.get("Pss", 0.0),
+            "private": peak.get("Private_Clean", 0.0) + peak.get("Private_Dirty", 0.0)}
 
 
 _NOW = None  # set in run_bench (wall-clock stamp for Frame.ts; not used by the analysis)
@@ -160,7 +181,24 @@ def run_bench(settings: Settings, video: Path = VTEST, cameras: int = 4,
         echo(f"  track recall gated vs naive: {recall:.3f} over {n_tracks} naive tracks")
         row["recall"], row["naive_tracks"] = recall, n_tracks
         results[label] = row
-    rss = _worker_rss(settings, video)
-    echo(f"\nworker process peak RSS (1 camera): {rss:.0f} MB")
-    results["worker_rss_mb"] = rss
+    # a quiet scene: a real frame with sensor noise, as a camera over an empty square sees
+    base = _decode(video, 1, 1)[0][0]
+    rng = np.random.default_rng(0)
+    quiet = [cv2.add(base, rng.integers(0, 4, base.shape, dtype=np.uint8)) for _ in range(80)]
+    naive = _run(quiet, cameras, 1.0, False, detector, scale)
+    gated = _run(quiet, cameras, 1.0, True, detector, scale, regional)
+    echo(f"\n[static scene, 1 fps] 80 frames × {cameras} cameras (first frame + noise)")
+    for name, r in (("naive 640", naive), ("gated", gated)):
+        rate = r["camera_frames"] / r["cpu_s"]
+        echo(f"  {name:10s} {rate:7.1f} camera-frames/core-s | {r['calls']} detector calls"
+             f" | skipped {r['skipped'] / r['camera_frames']:.0%}")
+    results["static"] = {"naive": naive["camera_frames"] / naive["cpu_s"],
+                         "gated": gated["camera_frames"] / gated["cpu_s"],
+                         "skipped": gated["skipped"] / gated["camera_frames"]}
+    for n in (1, cameras):
+        mem = _worker_rss(settings, video, n)
+        echo(f"\nworker process with {n} camera(s), at peak RSS: RSS {mem['rss']:.0f} MB, "
+             f"PSS {mem['pss']:.0f} MB, private {mem['private']:.0f} MB "
+             f"→ {mem['rss'] / n:.0f} MB RSS per camera")
+        results[f"worker_mem_{n}"] = mem
     return results

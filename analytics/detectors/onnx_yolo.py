@@ -41,6 +41,7 @@ class OnnxYolo(Detector):
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         opts.enable_cpu_mem_arena = False  # ~60 MB less per worker, no measurable cost
+        opts.enable_mem_pattern = False    # ~35 MB less with two sessions per worker
         self.session = ort.InferenceSession(str(self.model_path), opts,
                                             providers=["CPUExecutionProvider"])
         inp = self.session.get_inputs()[0]
