@@ -69,6 +69,12 @@ def test_planner_draws_heatmap_charts_and_coverage(open_page, site):
     assert page.locator("#chart-kinds li[data-kind]").count() == 3
     assert page.locator("#chart-series .uplot").count() == 1
     assert int(page.evaluate("document.body.dataset.coverage")) > 0
+    # the crowd-density heatmap over the period: the peak sample of each cell
+    page.select_option("#p-heat", "crowd")
+    page.click("#period button[type=submit]")
+    (cells,) = site.conn.execute("SELECT count(DISTINCT cell_id) FROM events "
+                                 "WHERE kind = 'crowd_sample'").fetchone()
+    wait_until(page, f"document.body.dataset.heatIncidents === '{cells}'")
     href = page.get_attribute("#report-link", "href")
     assert href.startswith("/planner/hotspots.html?from=")
     report = page.request.get(site.url + href)        # the folium report, as a download

@@ -357,6 +357,10 @@ export class HeatLayer {
       String(this.points.length);
   }
 
+  setGradient(gradient) {
+    this.layer.setOptions({ gradient });
+  }
+
   show() {
     if (!this.visible) {
       this.layer.addTo(this.map);

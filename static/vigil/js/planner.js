@@ -16,10 +16,10 @@ const SERIES_COLOURS = ["#5fa8ff", "#ff8c42", "#2ee59d", "#ff3bd4", "#f4d35e", "
 
 const map = createMap("map");
 const cameras = new CameraLayer(map, { radius: 4 });
-const heat = new HeatLayer(map, {
-  name: "incidents", radius: 24, blur: 20,
-  gradient: { 0.3: "#3b1c6e", 0.55: "#b3257a", 0.8: "#ff6a3d", 1.0: "#ffe066" },
-});
+const INCIDENT_GRADIENT = { 0.3: "#3b1c6e", 0.55: "#b3257a", 0.8: "#ff6a3d", 1.0: "#ffe066" };
+const CROWD_GRADIENT = { 0.3: "#0b3d91", 0.6: "#00b3b3", 0.85: "#7cff6b", 1.0: "#f9ff8a" };
+const heat = new HeatLayer(map, { name: "incidents", radius: 24, blur: 20,
+  gradient: INCIDENT_GRADIENT });
 const coverage = L.layerGroup().addTo(map);
 const form = document.getElementById("period");
 const wardNames = new Map();
@@ -45,14 +45,19 @@ function period() {
   return {
     from, to, since: since.toISOString(), until: until.toISOString(),
     kind: data.get("kind") || "", ward: data.get("ward") || "",
+    heat: data.get("heat") || "incidents",
   };
 }
 
+/** Incidents (count per cell) or crowd density (peak sample per cell) over the period. */
 async function loadHeat(p) {
+  const crowd = p.heat === "crowd";
   const payload = await apiGet("heatmap_incidents", {
-    since: p.since, until: p.until, kind: p.kind, ward: p.ward,
+    since: p.since, until: p.until, ward: p.ward,
+    kind: crowd ? "crowd_sample" : p.kind,
   });
-  heat.setPoints(heatPoints(payload, "n"));
+  heat.setGradient(crowd ? CROWD_GRADIENT : INCIDENT_GRADIENT);
+  heat.setPoints(heatPoints(payload, crowd ? "value_max" : "n"));
 }
 
 const BUCKET_SECONDS = { "15min": 900, hour: 3600, day: 86400 };
