@@ -60,6 +60,7 @@ WALL_DEFAULTS = {
     "pin_limit": 400,         # pins kept on the map at most
     "ticker_items": 12,       # alerts in the ticker
     "refresh_s": 60,          # heatmaps and counters reloaded this often
+    "critical_hold_s": 45,    # a critical alert holds the view this long
 }
 
 

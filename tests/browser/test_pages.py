@@ -110,6 +110,9 @@ def test_event_stored_in_the_database_appears_as_a_pin_within_a_second(open_page
     page = _live_wall(open_page)
     event_id = site.event("cam-06", "fight")            # committed when this returns
     page.wait_for_selector(f".vigil-pin[data-event-id='{event_id}']", timeout=1_000)
+    # a critical alert takes the wall to it and names it
+    assert page.evaluate("document.body.dataset.critical") == str(event_id)
+    assert page.inner_text("#wall-area") == "Ẩu đả · Đường 30/4"
     assert page.locator(f"#ticker li[data-event-id='{event_id}']").count() == 1
     assert page.locator(f"#ticker li[data-event-id='{event_id}'] .sim-badge").count() == 0
     # the demo's simulator labels its events; the wall says so

@@ -126,6 +126,7 @@ function onEvent(ev, fresh = true) {
   if (status) { cameras.setStatus(status); countersDirty = true; }
   if (!ev.is_alert) return;
   pins.add(ev, { fresh });
+  if (fresh && ev.severity >= 3) showCritical(ev);
   addTicker(ev, fresh);
   countAlert(ev);
   countersDirty = true;
@@ -190,6 +191,17 @@ async function loadRecentAlerts() {
 
 let currentArea = null;
 let cycleIndex = -1;
+let holdUntil = 0;    // the cycle waits while a critical alert is shown
+
+/** Fly to a critical alert and name it; the idle cycle resumes after a while. */
+function showCritical(ev) {
+  holdUntil = Date.now() + (opts.critical_hold_s || 45) * 1000;
+  const camera = cameras.get(ev.camera_id);
+  document.getElementById("wall-area").textContent =
+    `${kindLabel(ev.kind)} · ${camera ? camera.name : ev.camera_id}`;
+  document.body.dataset.critical = String(ev.id);
+  map.flyTo([ev.lat, ev.lon], Math.max(map.getZoom(), 16), { duration: 1.5 });
+}
 
 function cycleTargets() {
   if (!areas) return [];
@@ -208,6 +220,7 @@ function cycleTargets() {
 }
 
 function nextArea() {
+  if (Date.now() < holdUntil) return;
   const targets = cycleTargets();
   if (!targets.length) return;
   cycleIndex = (cycleIndex + 1) % targets.length;
