@@ -66,11 +66,14 @@ def db_maintain(settings: Settings) -> None:
               help="GeoEvents pushed through the writer (and raw COPY).")
 @click.option("--cameras", type=int, default=2300, show_default=True)
 @click.option("--days", type=int, default=30, show_default=True)
-@click.option("--queries", type=int, default=200, show_default=True)
+@click.option("--queries", type=int, default=100, show_default=True,
+              help="Heatmap queries per window length.")
+@click.option("--heatmap-only", is_flag=True,
+              help="Only time heatmap queries on the previous run's vigil_bench database.")
 @click.pass_obj
 def store_bench(settings: Settings, n_events: int, writer_events: int, cameras: int,
-                days: int, queries: int) -> None:
+                days: int, queries: int, heatmap_only: bool) -> None:
     """Writer events/s vs raw binary COPY, and heatmap query p50/p95 (prints figures)."""
     from store.bench import run_bench
     run_bench(settings, n_events=n_events, writer_events=writer_events, cameras=cameras,
-              days=days, queries=queries, echo=click.echo)
+              days=days, queries=queries, echo=click.echo, heatmap_only=heatmap_only)

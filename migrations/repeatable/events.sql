@@ -64,59 +64,69 @@ BEGIN
 END
 $fn$;
 
--- Fold events committed since the watermark into heatmap_rollup. Ids are committed in
--- order (the writer's advisory lock), so every snapshot sees a prefix of the ids and
--- "id > watermark" never skips a row. Returns how many events were folded in.
-CREATE OR REPLACE FUNCTION vigil_refresh_heatmap()
+-- Fold events committed since the watermark into the rollups (15-minute heatmap_rollup,
+-- per-cell hourly and daily). Ids are committed in order (the writer's advisory lock),
+-- so every snapshot sees a prefix of the ids and "id > watermark" never skips a row.
+-- Works through the new ids in slices, one plain statement per table, so a large
+-- backlog never builds one huge aggregate. Returns how many events were folded in.
+DROP FUNCTION IF EXISTS vigil_refresh_heatmap();  -- the first version took no argument
+CREATE OR REPLACE FUNCTION vigil_refresh_heatmap(slice bigint DEFAULT 250000)
 RETURNS bigint LANGUAGE plpgsql AS $fn$
 DECLARE
+    mark bigint;
+    top bigint;
     lo bigint;
     hi bigint;
-    folded bigint;
+    part bigint;
+    folded bigint := 0;
 BEGIN
-    SELECT last_event_id INTO lo FROM rollup_state WHERE name = 'heatmap' FOR UPDATE;
-    SELECT max(id) INTO hi FROM events WHERE id > lo;
-    IF hi IS NULL THEN
+    SELECT last_event_id INTO mark FROM rollup_state WHERE name = 'heatmap' FOR UPDATE;
+    SELECT max(id) INTO top FROM events WHERE id > mark;
+    IF top IS NULL THEN
         RETURN 0;
     END IF;
-    WITH agg AS (
-        SELECT date_bin('15 minutes', ts, '2000-01-01') AS bucket, ward_id, cell_id, kind,
-               count(*)::integer AS n, coalesce(sum(value), 0) AS value_sum,
-               max(value) AS value_max
-        FROM events
-        WHERE id > lo AND id <= hi
-        GROUP BY 1, 2, 3, 4
-    ), upsert AS (
-        INSERT INTO heatmap_rollup AS r (bucket, ward_id, cell_id, kind, n, value_sum, value_max)
-        SELECT * FROM agg
-        ON CONFLICT ON CONSTRAINT heatmap_rollup_key DO UPDATE
-        SET n = r.n + excluded.n,
-            value_sum = r.value_sum + excluded.value_sum,
-            value_max = greatest(r.value_max, excluded.value_max)
-        RETURNING 1
-    ), hours AS (
+    lo := mark;
+    WHILE lo < top LOOP
+        hi := least(top, lo + slice);
+        WITH agg AS (
+            SELECT date_bin('15 minutes', ts, '2000-01-01') AS bucket, ward_id, cell_id,
+                   kind, count(*)::integer AS n, coalesce(sum(value), 0) AS value_sum,
+                   max(value) AS value_max
+            FROM events WHERE id > lo AND id <= hi
+            GROUP BY 1, 2, 3, 4
+        ), upsert AS (
+            INSERT INTO heatmap_rollup AS r
+                (bucket, ward_id, cell_id, kind, n, value_sum, value_max)
+            SELECT * FROM agg
+            ON CONFLICT ON CONSTRAINT heatmap_rollup_key DO UPDATE
+            SET n = r.n + excluded.n,
+                value_sum = r.value_sum + excluded.value_sum,
+                value_max = greatest(r.value_max, excluded.value_max)
+            RETURNING 1
+        )
+        SELECT coalesce(sum(n), 0) INTO part FROM agg;  -- the upsert runs regardless
         INSERT INTO heatmap_cell_hour AS r (bucket, cell_id, n, value_sum, value_max)
-        SELECT date_bin('1 hour', bucket, '2000-01-01'), cell_id, sum(n), sum(value_sum),
-               max(value_max)
-        FROM agg WHERE cell_id IS NOT NULL GROUP BY 1, 2
+        SELECT date_bin('1 hour', ts, '2000-01-01'), cell_id, count(*),
+               coalesce(sum(value), 0), max(value)
+        FROM events WHERE id > lo AND id <= hi AND cell_id IS NOT NULL
+        GROUP BY 1, 2
         ON CONFLICT (bucket, cell_id) DO UPDATE
         SET n = r.n + excluded.n,
             value_sum = r.value_sum + excluded.value_sum,
-            value_max = greatest(r.value_max, excluded.value_max)
-        RETURNING 1
-    ), days AS (
+            value_max = greatest(r.value_max, excluded.value_max);
         INSERT INTO heatmap_cell_day AS r (bucket, cell_id, n, value_sum, value_max)
-        SELECT date_bin('1 day', bucket, '2000-01-01'), cell_id, sum(n), sum(value_sum),
-               max(value_max)
-        FROM agg WHERE cell_id IS NOT NULL GROUP BY 1, 2
+        SELECT date_bin('1 day', ts, '2000-01-01'), cell_id, count(*),
+               coalesce(sum(value), 0), max(value)
+        FROM events WHERE id > lo AND id <= hi AND cell_id IS NOT NULL
+        GROUP BY 1, 2
         ON CONFLICT (bucket, cell_id) DO UPDATE
         SET n = r.n + excluded.n,
             value_sum = r.value_sum + excluded.value_sum,
-            value_max = greatest(r.value_max, excluded.value_max)
-        RETURNING 1
-    )
-    SELECT coalesce(sum(n), 0) INTO folded FROM agg;  -- the upserts run regardless
-    UPDATE rollup_state SET last_event_id = hi, updated_at = now() WHERE name = 'heatmap';
+            value_max = greatest(r.value_max, excluded.value_max);
+        folded := folded + part;
+        lo := hi;
+    END LOOP;
+    UPDATE rollup_state SET last_event_id = top, updated_at = now() WHERE name = 'heatmap';
     RETURN folded;
 END
 $fn$;

@@ -1,0 +1,22 @@
+"""`vigil bench store` on a small scale: it runs and its figures are sane (no timing goals)."""
+
+from __future__ import annotations
+
+from store.bench import run_bench
+from store.settings import load_settings
+
+
+def test_bench_small(pg_admin_url, tmp_path):
+    settings = load_settings({"database_url": pg_admin_url, "state_dir": tmp_path},
+                             environ={})
+    lines: list[str] = []
+    out = run_bench(settings, n_events=30_000, writer_events=3_000, cameras=50, days=10,
+                    queries=8, echo=lines.append)
+    assert out["writer_eps"] > 0 and out["copy_eps"] > 0
+    assert set(out["heatmap_ms"]) == {f"{w} {k}" for w in ("1 h", "24 h", "7 d")
+                                      for k in ("all", "filtered")}
+    assert any(line.startswith("writer: 3,000 events") for line in lines)
+    again = run_bench(settings, n_events=0, writer_events=0, cameras=50, days=10,
+                      queries=4, echo=lines.append, heatmap_only=True)
+    assert set(again["heatmap_ms"]) == set(out["heatmap_ms"])
+    assert any("reusing vigil_bench: 30,000 events" in line for line in lines)
