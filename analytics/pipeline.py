@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import numpy as np
 import supervision as sv
@@ -174,8 +175,6 @@ class CameraPipeline:
         return self.cam.lon, self.cam.lat, "camera"
 
     def _health_event(self, frame: Frame | None, change: HealthChange) -> GeoEvent:
-        from datetime import datetime, timezone
-
         ts = frame.ts if frame is not None else datetime.now(timezone.utc)
         evidence = None
         if frame is not None and self.evidence is not None and EVENT_KINDS[change.kind].is_alert:
