@@ -19,6 +19,9 @@ Config keys (besides Flask's own):
 ``TILE_ATTRIBUTION``    attribution HTML shown on the map
 ``EVIDENCE_ROOT``       directory evidence images are served from
 ``SOCKETIO_ASYNC_MODE`` Flask-SocketIO async mode (see :mod:`webapp.realtime`)
+``SESSION_IDLE_S``      sessions end after this many idle seconds (settings
+                        ``session_idle_minutes``); ``LOGIN_MAX_FAILURES`` /
+                        ``LOGIN_WINDOW_S`` throttle sign-ins (see :mod:`webapp.access`)
 """
 
 from __future__ import annotations
@@ -88,6 +91,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         LOGIN_FILE=settings.state_dir / "web_login.json",
         BABEL_DEFAULT_LOCALE=settings.locale,
         BABEL_DEFAULT_TIMEZONE=settings.timezone,
+        SESSION_IDLE_S=settings.session_idle_minutes * 60,
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
     # 3. the caller's mapping (tests, vigil serve)
     app.config.update(config)

@@ -52,6 +52,8 @@ main.add_command(serve_command), bench.add_command(web_bench)
 from webapp.recognition_cli import hotlist_group, recognition_bench, watchlist_group  # noqa: E402,E501
 main.add_command(watchlist_group), main.add_command(hotlist_group)
 bench.add_command(recognition_bench)
+from webapp.users_cli import tokens_group, users_group  # noqa: E402
+main.add_command(users_group), main.add_command(tokens_group)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

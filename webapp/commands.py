@@ -34,7 +34,7 @@ def serve_command(settings: Settings, host: str | None, port: int | None,
     from store.maintenance import Maintainer
     from store.migrate import upgrade
     from webapp import create_app
-    from webapp.access import ensure_login_file
+    from webapp.auth.bootstrap import ensure_first_admin
     from webapp.server import WebServer
 
     host = host or settings.web_host
@@ -42,17 +42,17 @@ def serve_command(settings: Settings, host: str | None, port: int | None,
     with open_database(settings) as url:
         upgrade(url, settings.migrations_dir,
                 partitions_ahead_days=settings.partitions_ahead_days)
-        login_file = settings.state_dir / "web_login.json"
-        login = ensure_login_file(login_file, reset=reset_login)
-        app = create_app({"SETTINGS": settings, "DATABASE_URL": url,
-                          "LOGIN_FILE": login_file})
+        login_file = settings.state_dir / "web_login.json"      # legacy: imported once
+        login = ensure_first_admin(url, reset=reset_login, login_file=login_file)
+        app = create_app({"SETTINGS": settings, "DATABASE_URL": url, "LOGIN_FILE": None})
         server = WebServer(app, host, port)
         maintainer = Maintainer(url, settings).start() if maintenance else None
         click.echo(f"vigil map application on {server.url}/")
         if login is not None:
             print_login(login, server.url)
         else:
-            click.echo(f"  logins: {login_file} (vigil serve --reset-login for new ones)")
+            click.echo("  logins: the users table (vigil users list; vigil serve "
+                       "--reset-login for a new admin login and wall token)")
         try:
             server.serve_forever()       # returns on Ctrl-C (Werkzeug catches it)
         except KeyboardInterrupt:

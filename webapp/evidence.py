@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, send_file
 
-from webapp.access import allow, current_principal
+from webapp.access import allow, audit, current_principal
 from webapp.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ def evidence_file(relative: str) -> Response:
                             "/api/v1/events/<id>/evidence")
     path = resolve_evidence(Path(current_app.config["EVIDENCE_ROOT"]), relative)
     log.info("evidence view: %s by %s", relative, principal.name)
+    audit("evidence.view", relative)
     response = send_file(path, mimetype=_TYPES[path.suffix.lower()], max_age=0,
                          conditional=True)
     response.headers["Cache-Control"] = "private, no-store"

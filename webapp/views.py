@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from store.model import EVENT_KINDS
-from webapp.access import allow, csrf_token, current_principal
+from webapp.access import allow, audit, csrf_token, current_principal
 from webapp.errors import ApiError
 from webapp.i18n import LOCALES, catalogue, current_locale
 from webapp.tiles import tile_config
@@ -225,6 +225,8 @@ def hotspot_report() -> Response:
                                 filters=", ".join(filter(None, [ward or "", ", ".join(kinds)])))
     log.info("hotspot report %s..%s (%s incidents) for %s", first, last,
              len(incidents["ts"]), principal.name if principal else "?")
+    audit("export", "hotspot report", detail={"from": str(first), "to": str(last),
+                                              "ward": ward, "kinds": list(kinds)})
     response = Response(page, mimetype="text/html")
     response.headers["Content-Disposition"] = \
         f'attachment; filename="vigil-hotspots-{first}-{last}.html"'

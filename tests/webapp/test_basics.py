@@ -225,10 +225,10 @@ def test_database_down_is_json_503(make_app, login) -> None:
         port = s.getsockname()[1]
     app = make_app(f"postgresql://nobody@127.0.0.1:{port}/vigil", DB_TIMEOUT_S=1.0)
     client = app.test_client()
-    login(client, "admin")
-    response = client.get("/api/v1/cameras")
-    assert response.status_code == 503
-    assert "database" in response.json["error"]["message"]
+    # users live in the database (issue 6): signing in is a JSON 503 too
+    refused = client.post("/api/v1/session", json={"username": "admin", "password": "x"})
+    assert refused.status_code == 503 and "database" in refused.json["error"]["message"]
+    assert client.get("/api/v1/cameras").status_code == 401
 
 
 def test_security_headers(app: Flask, login) -> None:

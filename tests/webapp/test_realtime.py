@@ -246,11 +246,11 @@ def test_live_sockets_lose_access_at_once(live_server, conn, walls) -> None:
     seed_areas(conn)
     server = live_server(SESSION_RECHECK_S=0)
     commander, wall = walls(server.url, "commander"), walls(server.url, "wall")
-    book = server.app.extensions["vigil_access"]
     pump = server.app.extensions["vigil_pump"]
-    book.add_user("commander", "commander", [WARD_B],
-                  password_hash=book.users["commander"]["password_hash"])
-    book.tokens.clear()                                  # the kiosk token is revoked
+    from store.users import revoke_kiosk_tokens, update_user
+    update_user(conn, "commander", wards=[WARD_B])       # the users table (issue 6)
+    revoke_kiosk_tokens(conn, "wall")                    # the kiosk token is revoked
+    conn.commit()
     assert pump.recheck() == 2
     wall.wait(lambda: not wall.sio.connected, "the wall's socket to close")
     b = insert_event(conn, "cam-b", "fight", WARD_B)

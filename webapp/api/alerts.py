@@ -7,7 +7,7 @@ import logging
 from flask import Response
 
 from store.alerts import AlertConflict, AlertNotFound, apply_action, event_ward
-from webapp.access import allow, require, require_ward
+from webapp.access import allow, audit, require, require_ward
 from webapp.api import bp
 from webapp.api.params import json_body
 from webapp.db import get_db
@@ -46,6 +46,7 @@ def alert_action(event_id: int, action: str) -> Response:
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
     log.info("alert %s: %s by %s", event_id, action, principal.name)
+    audit(f"alert.{action}", event_id, detail={k: v for k, v in body.items() if v is not None})
     doc = state.to_json()
     broadcast_alert_state(doc)
     return doc

@@ -10,7 +10,7 @@ from flask import Response, current_app, send_file, url_for
 from store import webqueries as q
 from store.alerts import alert_history, alert_states
 from store.model import EVENT_KINDS, GeoEvent
-from webapp.access import allow, require, require_ward
+from webapp.access import allow, audit, require, require_ward
 from webapp.api import bp
 from webapp.api.params import boolean, choice_list, integer, window
 from webapp.db import get_db
@@ -88,6 +88,7 @@ def event_evidence(event_id: int) -> Response:
     path: Path = resolve_evidence(Path(current_app.config["EVIDENCE_ROOT"]),
                                   event.evidence.path)
     current_app.logger.info("evidence view: event %s by %s", event_id, require("view").name)
+    audit("evidence.view", event_id, detail={"path": event.evidence.path})
     response = send_file(path, max_age=0, conditional=True)
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -261,6 +261,11 @@ def _recognition_paths() -> dict[str, Any]:
     return openapi_paths()
 
 
+def _admin_paths() -> dict[str, Any]:
+    from webapp.auth.openapi import openapi_paths  # issue 6's admin API
+    return openapi_paths()
+
+
 def openapi_document() -> dict[str, Any]:
     """The whole document."""
     return {
@@ -273,7 +278,7 @@ def openapi_document() -> dict[str, Any]:
                                 "`GET /api/v1/session`. Ward-scoped users only see their "
                                 "wards. Times are ISO 8601 (UTC in responses)."},
         "servers": [{"url": "/api/v1"}],
-        "paths": {**_paths(), **_recognition_paths()},
+        "paths": {**_paths(), **_recognition_paths(), **_admin_paths()},
         "components": {
             "schemas": _schemas(),
             "responses": {

@@ -363,13 +363,13 @@ class Demo:
     def _web(self, url: str) -> Iterator[tuple]:
         """The map app on the shared threaded server (:class:`webapp.server.WebServer`)."""
         from webapp import create_app
-        from webapp.access import ensure_login_file
+        from webapp.auth.bootstrap import ensure_first_admin
         from webapp.server import WebServer
         opts = self.options
-        login_file = self.settings.state_dir / "web_login.json"
-        login = ensure_login_file(login_file, reset=True, password=opts.password)
+        login = ensure_first_admin(url, reset=True, password=opts.password,
+                                   login_file=self.settings.state_dir / "web_login.json")
         app = create_app({"SETTINGS": self.settings, "DATABASE_URL": url,
-                          "LOGIN_FILE": login_file, "DEMO": True})
+                          "LOGIN_FILE": None, "DEMO": True})
         try:
             # Werkzeug reports a busy port with sys.exit(1), other bind errors as OSError
             server = WebServer(app, opts.host, opts.port)

@@ -1,0 +1,231 @@
+"""Users, kiosk tokens and API tokens in the database (migration 0030).
+
+The store keeps only hashes: callers hash passwords (``webapp.auth.passwords``) and
+tokens (SHA-256 hex, :func:`token_key`) before they get here. A new password or
+disabling bumps ``session_version``, which ends that user's older sessions; a role or
+ward change takes effect in the live sessions (they re-read the user every request).
+Functions take a psycopg connection; writes run in their own transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterable
+
+import psycopg
+from psycopg.rows import dict_row
+
+ROLES = ("admin", "commander", "operator", "planner", "wall")
+TOKEN_SCOPES = ("view", "plan", "evidence")
+USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+
+
+class UserError(ValueError):
+    """A user or token change that cannot be made (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user row (without the hash unless asked for)."""
+
+    name: str
+    role: str
+    wards: tuple[str, ...] | None
+    disabled: bool
+    session_version: int
+    password_hash: str = ""
+    created_at: datetime | None = None
+    last_login_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The user as the admin API lists it (never the hash)."""
+        return {"name": self.name, "role": self.role,
+                "wards": None if self.wards is None else list(self.wards),
+                "disabled": self.disabled,
+                "created_at": self.created_at.isoformat() if self.created_at else None,
+                "last_login_at": self.last_login_at.isoformat() if self.last_login_at
+                else None}
+
+
+def token_key(token: str) -> str:
+    """The stored form of a token: its SHA-256 hex."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def check_user_fields(name: str, role: str, wards: Iterable[str] | None) -> tuple | None:
+    """Validate a user name, role and ward list; the wards as a sorted tuple (or None)."""
+    if not isinstance(name, str) or not USER_NAME.match(name):
+        raise UserError(f"user name {name!r}: 2–63 characters a-z 0-9 . _ -, "
+                        "starting with a letter or digit")
+    if role not in ROLES:
+        raise UserError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+    if wards is None:
+        return None
+    wards = tuple(sorted(set(wards)))
+    if not wards or any(not isinstance(w, str) or not 0 < len(w) <= 100 for w in wards):
+        raise UserError("wards: a non-empty list of ward ids (or null for every ward)")
+    return wards
+
+
+def _user(row: dict[str, Any] | None) -> User | None:
+    if row is None:
+        return None
+    return User(row["name"], row["role"], None if row["wards"] is None else tuple(row["wards"]),
+                row["disabled"], row["session_version"], row.get("password_hash", ""),
+                row.get("created_at"), row.get("last_login_at"))
+
+
+def get_user(conn: psycopg.Connection, name: str) -> User | None:
+    """The user ``name`` with its hash, or None."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return _user(cur.execute("SELECT * FROM users WHERE name = %s", (name,)).fetchone())
+
+
+def list_users(conn: psycopg.Connection) -> list[User]:
+    """Every user, by name (hashes left out)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute("SELECT name, role, wards, disabled, session_version, created_at, "
+                           "last_login_at FROM users ORDER BY name").fetchall()
+    return [_user(r) for r in rows]  # type: ignore[misc]
+
+
+def count_users(conn: psycopg.Connection) -> int:
+    """How many users exist (disabled ones included)."""
+    return conn.execute("SELECT count(*) FROM users").fetchone()[0]
+
+
+def add_user(conn: psycopg.Connection, name: str, role: str, wards: Iterable[str] | None,
+             password_hash: str, *, created_by: str | None = None,
+             if_absent: bool = False) -> bool:
+    """Create a user; UserError if the name is taken (unless ``if_absent``: then False)."""
+    wards = check_user_fields(name, role, wards)
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO users (name, role, wards, password_hash, created_by) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO NOTHING RETURNING name",
+            (name, role, None if wards is None else list(wards), password_hash,
+             created_by)).fetchone()
+    if row is None and not if_absent:
+        raise UserError(f"user {name!r} exists already")
+    return row is not None
+
+
+def update_user(conn: psycopg.Connection, name: str, *, role: str | None = None,
+                wards: Iterable[str] | None | str = "keep", disabled: bool | None = None,
+                password_hash: str | None = None) -> User:
+    """Change a user's role, wards (``None`` = every ward), disabled flag or password
+    (a new password or disabling ends their sessions). UserError: no such user."""
+    current = get_user(conn, name)
+    if current is None:
+        raise UserError(f"no user {name!r}")
+    new_role = role or current.role
+    new_wards = current.wards if wards == "keep" else check_user_fields(name, new_role, wards)
+    check_user_fields(name, new_role, new_wards)
+    with conn.transaction():
+        conn.execute(
+            "UPDATE users SET role = %s, wards = %s, disabled = %s, "
+            "password_hash = coalesce(%s, password_hash), "
+            "session_version = session_version + %s, updated_at = now() WHERE name = %s",
+            (new_role, None if new_wards is None else list(new_wards),
+             current.disabled if disabled is None else disabled, password_hash,
+             int(password_hash is not None or bool(disabled)), name))
+    return get_user(conn, name)  # type: ignore[return-value]
+
+
+def note_login(conn: psycopg.Connection, name: str) -> None:
+    """Remember when ``name`` last signed in."""
+    with conn.transaction():
+        conn.execute("UPDATE users SET last_login_at = now() WHERE name = %s", (name,))
+
+
+def active_admins(conn: psycopg.Connection) -> int:
+    """How many enabled admins exist (the last one may not be disabled or demoted)."""
+    return conn.execute("SELECT count(*) FROM users WHERE role = 'admin' AND NOT disabled"
+                        ).fetchone()[0]
+
+
+# -- kiosk tokens ------------------------------------------------------------------------
+
+def add_kiosk_token(conn: psycopg.Connection, key: str, name: str = "wall",
+                    wards: Iterable[str] | None = None, *, created_by: str | None = None,
+                    if_absent: bool = False) -> None:
+    """Accept a kiosk token (by its key) for the map wall."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO kiosk_tokens (key, name, wards, created_by) VALUES (%s, %s, %s, %s)"
+            + (" ON CONFLICT (key) DO NOTHING" if if_absent else ""),
+            (key, name, None if wards is None else sorted(set(wards)), created_by))
+
+
+def get_kiosk_token(conn: psycopg.Connection, key: str) -> dict[str, Any] | None:
+    """The live (unrevoked) kiosk token with ``key``, or None."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT key, name, wards FROM kiosk_tokens WHERE key = %s "
+                           "AND revoked_at IS NULL", (key,)).fetchone()
+
+
+def list_kiosk_tokens(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Every kiosk token (key prefix only), newest first."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT left(key, 12) AS key_prefix, name, wards, created_by, "
+                           "created_at, revoked_at FROM kiosk_tokens "
+                           "ORDER BY created_at DESC").fetchall()
+
+
+def revoke_kiosk_tokens(conn: psycopg.Connection, name: str) -> int:
+    """Revoke every live kiosk token named ``name``; how many."""
+    with conn.transaction():
+        return conn.execute("UPDATE kiosk_tokens SET revoked_at = now() WHERE name = %s "
+                            "AND revoked_at IS NULL", (name,)).rowcount
+
+
+# -- API tokens ---------------------------------------------------------------------------
+
+def add_api_token(conn: psycopg.Connection, key: str, name: str, scopes: Iterable[str],
+                  wards: Iterable[str] | None = None, *, created_by: str | None = None,
+                  expires_at: datetime | None = None) -> int:
+    """Create a read-only API token with ``scopes``; its id."""
+    scopes = sorted(set(scopes))
+    if not scopes or any(s not in TOKEN_SCOPES for s in scopes):
+        raise UserError(f"scopes {scopes!r}: one or more of {', '.join(TOKEN_SCOPES)}")
+    if not isinstance(name, str) or not 0 < len(name) <= 100:
+        raise UserError("token name: 1–100 characters")
+    with conn.transaction():
+        return conn.execute(
+            "INSERT INTO api_tokens (key, name, scopes, wards, created_by, expires_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (key, name, scopes, None if wards is None else sorted(set(wards)), created_by,
+             expires_at)).fetchone()[0]
+
+
+def get_api_token(conn: psycopg.Connection, key: str) -> dict[str, Any] | None:
+    """The live (unrevoked, unexpired) API token with ``key``, or None."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT id, name, scopes, wards FROM api_tokens WHERE key = %s "
+                           "AND revoked_at IS NULL AND (expires_at IS NULL OR "
+                           "expires_at > now())", (key,)).fetchone()
+
+
+def touch_api_token(conn: psycopg.Connection, token_id: int) -> None:
+    """Record a use of the token (at most once a minute)."""
+    conn.execute("UPDATE api_tokens SET last_used_at = now() WHERE id = %s AND "
+                 "(last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+                 (token_id,))
+
+
+def list_api_tokens(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Every API token (never the key), newest first."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT id, name, scopes, wards, created_by, created_at, "
+                           "expires_at, last_used_at, revoked_at FROM api_tokens "
+                           "ORDER BY id DESC").fetchall()
+
+
+def revoke_api_token(conn: psycopg.Connection, token_id: int) -> bool:
+    """Revoke API token ``token_id``; False if there is no live one."""
+    with conn.transaction():
+        return conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE id = %s AND "
+                            "revoked_at IS NULL", (token_id,)).rowcount == 1
