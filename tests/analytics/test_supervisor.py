@@ -100,6 +100,12 @@ def test_crash_restart_and_registry_changes(conn, db_url, settings, vtest):
         register(conn, [vtest_camera(vtest, "cam-b", **looping)])
         _wait(lambda: "cam-b" in sup.status() and sup.status()["cam-b"]["alive"], 30,
               "cam-b started")
+        # a changed camera restarts alone
+        pid_b = sup.status()["cam-b"]["pid"]
+        register(conn, [vtest_camera(vtest, "cam-b", sample_fps=3, **looping)])
+        _wait(lambda: sup.status()["cam-b"]["pid"] not in (None, pid_b)
+              and sup.status()["cam-b"]["alive"], 30, "cam-b restarted with its new config")
+        assert sup.status()["cam-a"]["pid"] == pid_a
         # a bad configuration is refused with a clear error; the others keep running
         register(conn, [vtest_camera(vtest, "cam-bad", sample_fps=-1)])
         _wait(lambda: "cam-bad" in sup.config_errors, 10, "cam-bad refused")
