@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import psycopg
 import pytest
@@ -108,3 +108,29 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     """vigil settings for this test: its database and a private state directory."""
     return load_settings({"database_url": db_url, "state_dir": tmp_path / "state"},
                          environ={})
+
+
+#: Debian's Chromium, driven by Playwright for every real-browser test (no download).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                 "--disable-component-update", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Debian Chromium per session, shared by every browser test.
+
+    Playwright's sync API allows one driver per thread at a time, so the suites share
+    this fixture instead of each starting their own.
+    """
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium "
+                    "(listed in scripts/apt-packages.txt)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                     args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -31,9 +31,7 @@ from store.readers import refresh_heatmap
 from store.writer import EventWriter
 from store.settings import REPO_ROOT, Settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                 "--disable-component-update", "--disable-dev-shm-usage"]
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (re-exported for bench_wall)
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
 WALL_TOKEN = "wall-test-token"
 USERS = {
@@ -215,22 +213,6 @@ def site(settings: Settings, db_url: str) -> Iterator[Site]:
             yield running
         finally:
             running.stop()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright (no browser download)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium "
-                    "(listed in scripts/apt-packages.txt)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                     args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture

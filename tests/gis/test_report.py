@@ -14,7 +14,6 @@ from gis.report import offline_html
 from store import areas
 from webapp.gis_cli import gis_group, report_group
 
-CHROMIUM = Path("/usr/bin/chromium")
 T0 = datetime(2026, 11, 16, tzinfo=timezone.utc)  # a Monday
 
 
@@ -83,7 +82,7 @@ def test_gis_import_cli_refuses_bad_file_and_writes_nothing(conn, settings, tmp_
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_report_opens_offline_in_chromium(conn, settings, tmp_path):
+def test_report_opens_offline_in_chromium(conn, settings, tmp_path, browser):
     n = _seed(conn)
     out = tmp_path / "report.html"
     res = CliRunner().invoke(report_group, [
@@ -98,40 +97,34 @@ def test_report_opens_offline_in_chromium(conn, settings, tmp_path):
         table = list(csv.DictReader(fh))
     assert len(table) == 20 and table[0]["category"].startswith("hot")
     assert table[0]["ward_id"] == "th-dien-bien"  # the busy square
-    if not CHROMIUM.exists():
-        pytest.fail("Debian chromium is required for the browser tests (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
     blocked = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-background-networking", "--disable-gpu"])
-        ctx = browser.new_context()
+    ctx = browser.new_context()
 
-        def route(r):
-            url = r.request.url
-            if url.startswith(("file:", "data:", "about:", "blob:")) or "//127.0.0.1" in url:
-                r.continue_()
-            else:
-                blocked.append(url)
-                r.abort()
-        ctx.route("**/*", route)
-        pg = ctx.new_page()
-        errors = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(out.as_uri())
-        pg.wait_for_selector(".leaflet-container")
-        pg.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane path').length > 40")
-        n_paths = pg.eval_on_selector_all(".leaflet-overlay-pane path", "els => els.length")
-        heat = pg.eval_on_selector_all("canvas.leaflet-heatmap-layer", "els => els.length")
-        labels = pg.eval_on_selector_all(".leaflet-control-layers-overlays label",
-                                         "els => els.map(e => e.textContent.trim())")
-        legend = pg.inner_text("#vigil-legend")
-        top_rows = pg.eval_on_selector_all("#top-table tr", "els => els.length")
-        hot = int(pg.inner_text("#hot-count"))
-        shots = Path(__file__).resolve().parents[2] / "test-artifacts" / "gis"
-        shots.mkdir(parents=True, exist_ok=True)
-        pg.screenshot(path=str(shots / "report.png"), full_page=True)
-        browser.close()
+    def route(r):
+        url = r.request.url
+        if url.startswith(("file:", "data:", "about:", "blob:")) or "//127.0.0.1" in url:
+            r.continue_()
+        else:
+            blocked.append(url)
+            r.abort()
+    ctx.route("**/*", route)
+    pg = ctx.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(out.as_uri())
+    pg.wait_for_selector(".leaflet-container")
+    pg.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane path').length > 40")
+    n_paths = pg.eval_on_selector_all(".leaflet-overlay-pane path", "els => els.length")
+    heat = pg.eval_on_selector_all("canvas.leaflet-heatmap-layer", "els => els.length")
+    labels = pg.eval_on_selector_all(".leaflet-control-layers-overlays label",
+                                     "els => els.map(e => e.textContent.trim())")
+    legend = pg.inner_text("#vigil-legend")
+    top_rows = pg.eval_on_selector_all("#top-table tr", "els => els.length")
+    hot = int(pg.inner_text("#hot-count"))
+    shots = Path(__file__).resolve().parents[2] / "test-artifacts" / "gis"
+    shots.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(shots / "report.png"), full_page=True)
+    ctx.close()
     assert blocked == [] and errors == []
     assert n_paths >= 47  # 47 wards + coverage + hotspot cells
     assert heat == 1
