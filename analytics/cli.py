@@ -27,7 +27,11 @@ from store.settings import Settings
 @click.pass_obj
 def workers_command(settings: Settings, camera_files: tuple[Path, ...], group_size: int,
                     poll_s: float, threads: int, detector: str) -> None:
-    """Run analytics workers until Ctrl-C: detect, track, apply rules, store events."""
+    """Run analytics workers until Ctrl-C: detect, track, apply rules, store events.
+
+    Without --camera the registry's enabled cameras run (re-read every --poll seconds);
+    cameras given with --camera are first registered (upserted) so their events store.
+    """
     from analytics.config import CameraConfigError, parse_camera
     from analytics.detectors import ModelMissing, check_model, default_model_path
     from analytics.supervisor import Supervisor, SupervisorOptions
@@ -53,6 +57,8 @@ def workers_command(settings: Settings, camera_files: tuple[Path, ...], group_si
     options = SupervisorOptions(group_size=group_size, poll_s=poll_s,
                                 worker={"threads": threads, "detector": detector})
     with open_database(settings) as url:
+        if cameras:
+            register_cameras(url, cameras)
         sup = Supervisor(settings, url, cameras, options)
         sup.start()
         click.echo(f"analytics workers running for {len(sup.slots)} worker(s); Ctrl-C stops")
@@ -65,6 +71,25 @@ def workers_command(settings: Settings, camera_files: tuple[Path, ...], group_si
             pass
         finally:
             sup.stop()
+
+
+def register_cameras(url: str, cameras: list) -> None:  # noqa: ANN001 - CameraConfig
+    """Upsert cameras given on the command line into the registry (events need them there)."""
+    from store.db import connect
+    from store.registry import Camera, upsert_cameras
+
+    columns = {"id", "lon", "lat", "stream_url", "homography", "range_m", "ward_id"}
+    rows = []
+    for cam in cameras:
+        data = cam.model_dump(mode="json", exclude_defaults=True)
+        data.update(id=cam.id, lon=cam.lon, lat=cam.lat, stream_url=cam.stream_url)
+        rows.append(Camera(**{k: v for k, v in data.items() if k in columns},
+                           name=cam.name or cam.id,
+                           config={k: v for k, v in data.items() if k not in columns
+                                   and k not in ("name", "zone_ids")}))
+    with connect(url) as conn:
+        upsert_cameras(conn, rows)
+        conn.commit()
 
 
 @click.command("analytics")

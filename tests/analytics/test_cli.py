@@ -27,3 +27,37 @@ def test_missing_model_is_one_clear_error(tmp_path):
         "VIGIL_STATE_DIR": str(tmp_path), "VIGIL_DETECTOR_MODEL": str(tmp_path / "m.onnx")})
     assert result.exit_code != 0
     assert f"detector model {tmp_path / 'm.onnx'} not found" in result.output
+
+
+def test_vigil_workers_registers_cli_cameras_and_stores_events(db_url, conn, tmp_path, vtest):
+    """The real command in a subprocess: camera file in, events in the store, SIGTERM out."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.analytics.conftest import REPO, vtest_camera
+
+    path = tmp_path / "cams.json"
+    path.write_text(json.dumps([vtest_camera(vtest, "cam-cli")]))
+    env = dict(os.environ, VIGIL_DATABASE_URL=db_url, VIGIL_STATE_DIR=str(tmp_path / "st"))
+    proc = subprocess.Popen([sys.executable, "-m", "webapp.cli", "workers", "--camera",
+                             str(path)], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        n = 0
+        while time.monotonic() < deadline and n == 0 and proc.poll() is None:
+            time.sleep(1)
+            conn.commit()
+            n = conn.execute("SELECT count(*) FROM events WHERE camera_id = 'cam-cli' "
+                             "AND kind = 'intrusion'").fetchone()[0]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert n > 0, out
+    assert proc.returncode == 0, out
+    row = conn.execute("SELECT name, config->'rules'->0->>'kind' FROM cameras "
+                       "WHERE id = 'cam-cli'").fetchone()
+    assert row == ("Quảng trường (vtest)", "intrusion")
