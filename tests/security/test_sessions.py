@@ -287,3 +287,13 @@ def test_oversized_and_injected_requests(db_app: Flask, conn) -> None:
         status = client.get(path).status_code
         assert 400 <= status < 500, (path, status)
     assert conn.execute("SELECT count(*) FROM users").fetchone()[0] > 0
+
+
+def test_time_window_edges_are_400(db_app: Flask) -> None:
+    client = db_app.test_client()
+    _sign_in(client, "admin")
+    for path in ("/api/v1/recognition/incidents?until=0001-01-01T00:00:00Z",
+                 "/api/v1/events?until=0001-01-01T00:00:00Z",
+                 "/api/v1/heatmap/incidents?since=9999-12-31T23:59:59Z",
+                 "/api/v1/admin/audit?since=not-a-time", "/api/v1/admin/audit?limit=0"):
+        assert client.get(path).status_code == 400, path

@@ -74,7 +74,11 @@ def window(default_hours: int = 24, max_days: int = 366) -> tuple[datetime, date
     now = datetime.now(timezone.utc)
     hours = integer("hours", None, lo=1, hi=max_days * 24)
     until = timestamp("until", now + MAX_FUTURE_SKEW)   # cameras' clocks may run ahead
-    since = timestamp("since", until - timedelta(hours=hours or default_hours))
+    try:
+        since = timestamp("since", until - timedelta(hours=hours or default_hours))
+    except OverflowError:                               # e.g. until=0001-01-01
+        raise ApiError(400, "the time window starts before year 1", parameter="until") \
+            from None
     if since >= until:
         raise ApiError(400, "since must be before until", parameter="since")
     if until - since > timedelta(days=max_days):
