@@ -1,7 +1,8 @@
-"""Keeping the event store in shape: rollups, partitions ahead, retention.
+"""Keeping the event store in shape: rollups, incidents, partitions ahead, retention.
 
-:func:`maintain` does one round; :class:`Maintainer` runs it in a thread (rollups every
-few seconds, partitions and retention hourly). Both layouts are served by the same SQL
+:func:`maintain` does one round; :class:`Maintainer` runs it in a thread (rollups and
+incident merging every few seconds, so incidents form without anyone opening a page;
+partitions and retention hourly). Both layouts are served by the same SQL
 functions (``migrations/repeatable/events.sql``).
 """
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from store.incidents import merge_new
 from store.migrate import ensure_partitions
 from store.settings import Settings
 
@@ -27,6 +29,7 @@ class MaintenanceResult:
     rolled_up: int
     partitions_made: int
     dropped: int
+    merged: int = 0     # alert events merged into incidents
 
 
 def refresh_rollups(conn: psycopg.Connection) -> int:
@@ -42,10 +45,13 @@ def apply_retention(conn: psycopg.Connection, days: int) -> int:
                                 (days,)).fetchone()[0])
 
 
-def maintain(conn: psycopg.Connection, settings: Settings, housekeeping: bool = True
+def maintain(conn: psycopg.Connection, settings: Settings, housekeeping: bool = True,
+             incident_radius_m: float = 300.0, incident_window_s: float = 300.0
              ) -> MaintenanceResult:
-    """One round: rollups; with ``housekeeping`` also partitions ahead and retention."""
+    """One round: rollups and incident merging; with ``housekeeping`` also partitions
+    ahead and retention."""
     rolled = refresh_rollups(conn)
+    merged = merge_new(conn, incident_radius_m, incident_window_s)
     made = dropped = 0
     if housekeeping:
         with conn.transaction():
@@ -53,15 +59,18 @@ def maintain(conn: psycopg.Connection, settings: Settings, housekeeping: bool = 
         dropped = apply_retention(conn, settings.retention_days)
         if made or dropped:
             log.info("event partitions made: %d; chunks/partitions dropped: %d", made, dropped)
-    return MaintenanceResult(rolled, made, dropped)
+    return MaintenanceResult(rolled, made, dropped, merged)
 
 
 class Maintainer:
     """Background maintenance: ``maintain`` every ``every_s``, housekeeping hourly."""
 
     def __init__(self, url: str, settings: Settings, every_s: float = 5.0,
-                 housekeeping_s: float = 3600.0) -> None:
+                 housekeeping_s: float = 3600.0, incident_radius_m: float = 300.0,
+                 incident_window_s: float = 300.0) -> None:
         self.url = url
+        self.incident_radius_m = incident_radius_m
+        self.incident_window_s = incident_window_s
         self.settings = settings
         self.every_s = every_s
         self.housekeeping_s = housekeeping_s
@@ -87,7 +96,9 @@ class Maintainer:
                     conn = psycopg.connect(self.url, autocommit=True,
                                            application_name="vigil-maintainer")
                 house = time.monotonic() - last_house >= self.housekeeping_s
-                maintain(conn, self.settings, housekeeping=house)
+                maintain(conn, self.settings, housekeeping=house,
+                         incident_radius_m=self.incident_radius_m,
+                         incident_window_s=self.incident_window_s)
                 if house:
                     last_house = time.monotonic()
                 self.rounds += 1

@@ -102,6 +102,7 @@ class SimulatorLoop(threading.Thread):
 
     def run(self) -> None:
         from store.db import connect
+        from store.incidents import merge_new
         next_rollup = time.monotonic() + self.rollup_every_s
         try:
             with connect(self.url, autocommit=True) as conn:
@@ -118,6 +119,7 @@ class SimulatorLoop(threading.Thread):
                     apply_statuses(conn, statuses)
                     if time.monotonic() >= next_rollup:
                         refresh_rollups(conn)
+                        merge_new(conn)       # incidents form without a page open
                         next_rollup = time.monotonic() + self.rollup_every_s
         except Exception as exc:  # noqa: BLE001 - reported by the demo, which stops
             log.exception("the event simulator stopped")
