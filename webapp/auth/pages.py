@@ -4,6 +4,8 @@ script, so it works under the strict CSP); changes go through the admin API or t
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from store import audit as store_audit
@@ -22,11 +24,15 @@ def admin_page() -> str:
     from webapp.i18n import current_locale
     conn = get_db()
     action = (request.args.get("action") or "")[:100] or None
+    entries = store_audit.recent(conn, limit=300, action=action)
+    for entry in entries:           # shown as text (autoescaped), not as markup
+        entry["detail_text"] = json.dumps(entry["detail"], ensure_ascii=False) \
+            if entry["detail"] else ""
     return render_template(
         "auth/admin.html", users=store_users.list_users(conn),
         api_tokens=store_users.list_api_tokens(conn),
         kiosk_tokens=store_users.list_kiosk_tokens(conn),
-        entries=store_audit.recent(conn, limit=300, action=action), action=action or "",
+        entries=entries, action=action or "",
         csrf=csrf_token(), me=current_principal(), lang=current_locale())
 
 
