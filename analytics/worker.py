@@ -59,6 +59,19 @@ def heartbeat(cam_id: str, status: str, fps: float, frames_read: int, frames_dro
             "detail": detail}
 
 
+def _heap_trimmer() -> Callable[[], None]:
+    """glibc's malloc_trim: frames, canvases and tensors of varying sizes fragment the heap
+    (a worker's RSS grew from ~250 to ~390 MB over 40 frames); trimming once a second
+    keeps it near the live size. A no-op where libc has no malloc_trim."""
+    import ctypes
+
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    return lambda: trim(0) and None
+
+
 def rss_mb() -> float:
     """Peak resident memory of this process, MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -150,6 +163,7 @@ def run_cameras(config: WorkerConfig, stopped: Callable[[], bool],
             emit(pipes[cam.id].lost())
     started = time.monotonic()
     next_beat = started + config.heartbeat_s
+    trim, next_trim = _heap_trimmer(), started + 1.0
     detect_s = 0.0
     try:
         while not stopped() and sources:
@@ -178,6 +192,9 @@ def run_cameras(config: WorkerConfig, stopped: Callable[[], bool],
             now = time.monotonic()
             for pipe in pipes.values():
                 emit(pipe.tick(now))
+            if now >= next_trim:
+                trim()
+                next_trim = now + 1.0
             if beat is not None and now >= next_beat:
                 beat(_beats(pipes, sources, now - started, detect_s))
                 next_beat = now + config.heartbeat_s
