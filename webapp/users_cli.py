@@ -120,12 +120,13 @@ def users_list(settings: Settings) -> None:
 
 def _change(settings: Settings, name: str, action: str, **changes) -> None:  # noqa: ANN003
     from store.audit import record
-    from store.users import UserError, active_admins, update_user
+    from store.users import UserError, active_admins, get_user, update_user
     with _database(settings) as conn:
         try:
             with conn.transaction():
+                before = get_user(conn, name)
                 update_user(conn, name, **changes)
-                if active_admins(conn) == 0:
+                if before is not None and before.role == "admin" and active_admins(conn) == 0:
                     raise click.ClickException("the last enabled admin cannot be disabled "
                                                "or demoted")
                 record(conn, _actor(), action, name,
