@@ -49,10 +49,11 @@ class _Placed:
 
 
 def _pack(frames: Sequence[np.ndarray], plans: Sequence[Plan], size: int,
-          scale: float) -> tuple[list[np.ndarray], list[_Placed]]:
+          scales: Sequence[float]) -> tuple[list[np.ndarray], list[_Placed]]:
     items = []
     for owner, plan in enumerate(plans):
         if isinstance(plan, list):
+            scale = scales[owner]
             side = int((size - GAP) / scale)
             for region in plan:
                 for box in _tiles(region, side):
@@ -93,12 +94,18 @@ def detect_plans(detector: Detector, frames: Sequence[np.ndarray], plans: Sequen
     """Detections per frame following each frame's plan (None where the plan was None).
 
     Full frames go to ``detector``; packed regions to ``region_detector`` (a smaller,
-    cheaper input size) when given, else to ``detector`` too.
+    cheaper input size) when given, else to ``detector`` too. ``scale`` is relative to
+    the full-frame pass: 0.85 shows objects at 85 % of the size the full-frame detector
+    sees them (for a 768-px frame and a 640-px model, regions are cut at 0.71).
     """
     full = [i for i, p in enumerate(plans) if p == "full"]
     tiler = region_detector or detector
     size = min(getattr(tiler, "size", (640, 640)))
-    canvases, placed = _pack(frames, plans, size, scale)
+    full_h, full_w = getattr(detector, "size", (640, 640))
+    # regions are seen at ``scale`` times the object scale of a full-frame pass
+    scales = [min(1.0, scale * min(full_h / f.shape[0], full_w / f.shape[1]))
+              for f in frames]
+    canvases, placed = _pack(frames, plans, size, scales)
     results = detector.detect([frames[i] for i in full]) if full else []
     results += tiler.detect(canvases) if canvases else []
     parts: list[list[sv.Detections]] = [[] for _ in plans]

