@@ -217,8 +217,17 @@ class EventPump:
         old = self.clients.get(sid)
         if old is not None and old[1] is not None:
             self._leave_locked(sid)
-            self.server.leave_room(sid, old[1], namespace="/")
-        self.server.enter_room(sid, room, namespace="/")
+            try:
+                self.server.leave_room(sid, old[1], namespace="/")
+            except ValueError:            # the socket went away meanwhile
+                pass
+        if sid not in self.clients:       # disconnected (or withdrawn) while replaying
+            return
+        try:
+            self.server.enter_room(sid, room, namespace="/")
+        except ValueError:                # closed while subscribing (page reload)
+            log.debug("socket %s closed before it joined %s", sid, room)
+            return
         self.rooms[room] = principal.wards
         self.members[room] = self.members.get(room, 0) + 1
         self.clients[sid] = (principal, room)
