@@ -46,6 +46,8 @@ API_URLS = {
     "heatmap_incidents": "/api/v1/heatmap/incidents",
     "heatmap_crowd": "/api/v1/heatmap/crowd",
     "coverage": "/planner/coverage.json",
+    "incidents": "/api/v1/recognition/incidents",
+    "incident_verdict": "/api/v1/recognition/incidents/{incident_id}/verdict",
 }
 
 #: Camera statuses counted as seeing their field of view on the coverage layer.

@@ -9,7 +9,11 @@ import re
 import pytest
 
 from store.db import connect
-from tests.browser.conftest import USERS, WALL_TOKEN, seed_areas_and_cameras
+from tests.browser.conftest import USERS as PAGE_USERS
+from tests.browser.conftest import WALL_TOKEN, seed_areas_and_cameras
+
+#: The browser tests' users and an admin.
+USERS = {**PAGE_USERS, "quan.tri": {"password": "mat-khau-admin-4", "role": "admin"}}
 
 
 @pytest.fixture
@@ -58,6 +62,26 @@ def test_pages_are_guarded_by_role(app, user, path, status):
         assert "/login" in answer.headers["Location"]
     if user == "wall" and path == "/":
         assert answer.headers["Location"].endswith("/wall")
+
+
+@pytest.mark.parametrize(("user", "links"), [
+    ("quan.tri", ["/", "/wall", "/planner", "/recognition"]),
+    ("chi.huy", ["/", "/wall", "/planner", "/recognition"]),
+    ("truc.ban", ["/", "/wall", "/recognition"]),
+    ("ke.hoach", ["/", "/wall", "/planner"]),
+])
+def test_header_links_follow_the_role(app, user, links):
+    client = _client(app, user)
+    html = client.get("/").get_data(as_text=True)
+    nav = re.search(r'<nav class="vigil-nav".*?</nav>', html, re.S).group(0)
+    assert re.findall(r'href="([^"]+)"', nav) == links
+    if "/recognition" in links:
+        assert ">Nhận dạng</a>" in nav
+        english = client.get("/recognition?lang=en").get_data(as_text=True)
+        assert re.search(r'<a href="/recognition" data-nav="recognition" '
+                         r'aria-current="page">Recognition</a>', english)
+    else:
+        assert client.get("/recognition").status_code == 403
 
 
 def test_page_config_carries_catalogue_kinds_and_user(app):

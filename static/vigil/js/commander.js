@@ -1,7 +1,9 @@
 // vigil commander (/): the map with filters, the shared alert list and camera detail.
 //
 // Acknowledge / assign / resolve go to the API; the server broadcasts ``alert_state``
-// to every browser in scope, so all commanders see the same list.
+// to every browser in scope, so all commanders see the same list. Each violation kind is
+// its own layer (static/vigil/js/layers.js), and alerts merged into an incident across
+// cameras show as one pin with a count instead of a pin each.
 
 import {
   config, t, el, kindLabel, formatTime, formatDateTime, apiGet, apiPost, rowsOf,
@@ -12,6 +14,7 @@ import {
   addLegend, statusLegendRows, statusFromEvent, featureBounds, fitWatched,
 } from "./map.js";
 import { LiveFeed } from "./live.js";
+import { LayerControl, ViolationLayers, IncidentLayer, VIOLATION_KINDS } from "./layers.js";
 
 const HOUR = 3600 * 1000;
 const LIST_LIMIT = 300;
@@ -28,6 +31,14 @@ const heat = new HeatLayer(map, {
   name: "incidents", radius: 24, blur: 20,
   gradient: { 0.3: "#3b1c6e", 0.55: "#b3257a", 0.8: "#ff6a3d", 1.0: "#ffe066" },
 });
+
+const cameraName = (id) => { const c = cameras.get(id); return c ? c.name || id : id; };
+const layerControl = new LayerControl(map, t("Map layers"));
+const violations = new ViolationLayers(map, layerControl, { cameraName });
+const incidents = new IncidentLayer(map, layerControl, {
+  canAct, cameraName, onChange: () => placePins(),
+});
+const VIOLATION_SET = new Set(VIOLATION_KINDS);
 
 const alerts = new Map();       // event id -> {ev, state, node}
 const wardNames = new Map();
@@ -130,7 +141,7 @@ function addAlert(ev, state, fresh) {
     if (Number(child.dataset.eventId) < ev.id) { before = child; break; }
   }
   list.insertBefore(node, before);
-  pins.add(ev, { fresh });
+  if (!incidents.covers(ev.id)) pins.add(ev, { fresh });
   while (list.children.length > LIST_LIMIT) {
     const last = list.lastElementChild;
     alerts.delete(Number(last.dataset.eventId));
@@ -152,6 +163,13 @@ function removeAlert(id) {
 function updateCount() {
   document.getElementById("alert-count").textContent = `(${alerts.size})`;
   document.body.dataset.alerts = String(alerts.size);
+}
+
+/** One pin per listed alert, except those drawn inside an incident's pin. */
+function placePins() {
+  for (const [id, entry] of alerts) {
+    if (incidents.covers(id)) pins.remove(id); else pins.add(entry.ev, { fresh: false });
+  }
 }
 
 function selectAlert(id) {
@@ -179,6 +197,35 @@ async function loadAlerts() {
     addAlert(ev, state, false);
   }
   updateCount();
+}
+
+/** Violation layers and incidents with the current filters. */
+async function loadLayers() {
+  const f = filters();
+  const jobs = [
+    violations.load({ since: f.since, ward: f.ward, zone: f.zone,
+      severity_min: f.severity_min }, f.kind)
+      .catch((err) => notify(t("Violation layers unavailable: {reason}",
+        { reason: err.message }), "error")),
+    incidents.load({ since: f.since }, (p) => (!f.ward || p.ward_id === f.ward)
+      && (!f.kind || (p.members || []).some((m) => m.kind === f.kind)))
+      .catch((err) => notify(t("Incidents unavailable: {reason}",
+        { reason: err.message }), "error")),
+  ];
+  await Promise.all(jobs);
+}
+
+let incidentTimer = null;
+
+/** New alerts may join incidents: reload them a moment later (at most every 3 s). */
+function incidentsSoon() {
+  if (incidentTimer) return;
+  incidentTimer = setTimeout(() => {
+    incidentTimer = null;
+    const f = filters();
+    incidents.load({ since: f.since }, (p) => (!f.ward || p.ward_id === f.ward)
+      && (!f.kind || (p.members || []).some((m) => m.kind === f.kind))).catch(() => {});
+  }, 3000);
 }
 
 async function loadHeat() {
@@ -306,7 +353,11 @@ function onEvent(ev) {
   const status = statusFromEvent(ev);
   if (status) cameras.setStatus(status);
   if (!ev.is_alert) return;
-  if (matches(ev, null)) addAlert(ev, null, true);
+  if (matches(ev, null)) {
+    addAlert(ev, null, true);
+    if (VIOLATION_SET.has(ev.kind)) violations.add(ev);
+  }
+  incidentsSoon();
   if (selectedCamera === ev.camera_id) showCamera(cameras.get(ev.camera_id));
 }
 
@@ -317,6 +368,7 @@ async function reload() {
     notify(t("Could not load alerts: {reason}", { reason: err.message }), "error");
   }
   loadHeat();
+  await loadLayers();
 }
 
 async function start() {
@@ -363,6 +415,7 @@ async function start() {
     if (e.target.checked) heat.show(); else heat.hide();
   });
   setInterval(loadHeat, 60 * 1000);
+  setInterval(incidentsSoon, 60 * 1000);
 }
 
 start();

@@ -90,7 +90,8 @@ export async function loadAreas(map, options = {}) {
   }
   let bounds = wardLayer.getBounds();
   if (!bounds.isValid()) bounds = zoneLayer.getBounds();
-  if (bounds.isValid() && !(config.initial_view && config.initial_view.bounds)) {
+  if (options.fit !== false && bounds.isValid()
+      && !(config.initial_view && config.initial_view.bounds)) {
     map.fitBounds(bounds, { padding: [20, 20] });
   }
   const approximate = [...rowsOf(wards), ...rowsOf(zones)].some(
@@ -210,12 +211,46 @@ export class CameraLayer {
     const points = [...this.cameras.values()].map((c) => [c.lat, c.lon]);
     return points.length ? L.latLngBounds(points) : null;
   }
+
+  /**
+   * The bounds of the main area of cameras: cameras far out from the rest (an outlying
+   * island 100 km off) are left out, so the view is not zoomed out over open sea.
+   */
+  mainBounds(filter) {
+    const points = [...this.cameras.values()].filter((c) => !filter || filter(c))
+      .map((c) => [c.lat, c.lon]);
+    return mainAreaBounds(points);
+  }
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * Bounds of [lat, lon] points without the outliers: those farther from the median point
+ * than four times the median distance (and more than 5 km). Null when there is none.
+ */
+export function mainAreaBounds(points) {
+  if (!points.length) return null;
+  const lat0 = median(points.map((p) => p[0]));
+  const lon0 = median(points.map((p) => p[1]));
+  const kx = 111.32 * Math.cos((lat0 * Math.PI) / 180);
+  const km = points.map((p) => Math.hypot((p[1] - lon0) * kx, (p[0] - lat0) * 110.57));
+  const limit = Math.max(5, 4 * median(km));
+  const kept = points.filter((p, i) => km[i] <= limit);
+  return L.latLngBounds(kept.length ? kept : points);
 }
 
 /** Fit the map to where the cameras are (else to the wards): the area that is watched. */
 export function fitWatched(map, cameras, areas) {
-  const bounds = (cameras && cameras.bounds()) || (areas && areas.bounds);
-  if (bounds && bounds.isValid()) map.fitBounds(bounds.pad(0.08));
+  const bounds = (cameras && cameras.mainBounds()) || (areas && areas.bounds);
+  if (bounds && bounds.isValid()) {
+    map.fitBounds(bounds.pad(0.08));
+    document.body.dataset.fitBounds = bounds.toBBoxString();   // west,south,east,north
+  }
   return bounds;
 }
 

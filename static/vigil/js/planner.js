@@ -1,5 +1,6 @@
 // vigil planner (/planner): heatmaps over a chosen period, per-ward time series and
-// counts by kind, the coverage / blind-spot layer and the hotspot report download.
+// counts by kind, violations per ward and kind, each violation kind as its own map layer,
+// the coverage / blind-spot layer and the hotspot report download.
 
 import {
   config, t, el, kindLabel, formatDateTime, apiGet, rowsOf, startClock, notify,
@@ -8,6 +9,7 @@ import {
   createMap, loadAreas, CameraLayer, loadCameras, HeatLayer, heatPoints, addLegend,
   fitWatched,
 } from "./map.js";
+import { LayerControl, ViolationLayers, VIOLATION_KINDS } from "./layers.js";
 
 const L = window.L;
 const DAY = 24 * 3600 * 1000;
@@ -21,6 +23,9 @@ const CROWD_GRADIENT = { 0.3: "#0b3d91", 0.6: "#00b3b3", 0.85: "#7cff6b", 1.0: "
 const heat = new HeatLayer(map, { name: "incidents", radius: 24, blur: 20,
   gradient: INCIDENT_GRADIENT });
 const coverage = L.layerGroup().addTo(map);
+const cameraName = (id) => { const c = cameras.get(id); return c ? c.name || id : id; };
+const violations = new ViolationLayers(map, new LayerControl(map, t("Map layers")),
+  { cameraName, maxPages: 5 });
 const form = document.getElementById("period");
 const wardNames = new Map();
 let chart = null;
@@ -81,8 +86,9 @@ const ALERT_KINDS = new Set(Object.entries(config.kinds || {})
 /** Counts per ward and kind (alerts, or the chosen kind), then series of the top wards. */
 async function loadSeries(p) {
   const payload = await apiGet("ward_counts", { since: p.since, until: p.until, ward: p.ward });
-  const counts = rowsOf(payload.counts).filter(
-    (c) => (p.kind ? c.kind === p.kind : ALERT_KINDS.has(c.kind)));
+  const all = rowsOf(payload.counts);
+  drawViolationTable(all);
+  const counts = all.filter((c) => (p.kind ? c.kind === p.kind : ALERT_KINDS.has(c.kind)));
   drawKinds(counts);
   const totals = new Map();
   for (const c of counts) {
@@ -178,6 +184,54 @@ function drawKinds(rows) {
   }
 }
 
+/** Violations per ward and kind over the period (the seeds count them per type). */
+function drawViolationTable(rows) {
+  const table = document.getElementById("violation-table");
+  const head = el("tr");
+  head.appendChild(el("th", null, t("Ward")));
+  for (const kind of VIOLATION_KINDS) {
+    const th = el("th", null, kindLabel(kind));
+    th.dataset.kind = kind;
+    head.appendChild(th);
+  }
+  head.appendChild(el("th", null, t("Total")));
+  const byWard = new Map();
+  for (const row of rows) {
+    if (!VIOLATION_KINDS.includes(row.kind)) continue;
+    const ward = row.ward_id || "";
+    if (!byWard.has(ward)) byWard.set(ward, new Map());
+    const kinds = byWard.get(ward);
+    kinds.set(row.kind, (kinds.get(row.kind) || 0) + Number(row.n || 0));
+  }
+  const number = (n) => n.toLocaleString(config.locale === "en" ? "en-GB" : "vi-VN");
+  const total = (kinds) => [...kinds.values()].reduce((a, b) => a + b, 0);
+  const body = el("tbody");
+  const wards = [...byWard.entries()].sort((a, b) => total(b[1]) - total(a[1]));
+  for (const [ward, kinds] of wards) {
+    const tr = el("tr");
+    tr.dataset.wardId = ward;
+    tr.appendChild(el("th", null, wardNames.get(ward) || ward || t("No ward")));
+    for (const kind of VIOLATION_KINDS) {
+      const n = kinds.get(kind) || 0;
+      const td = el("td", n ? null : "zero", number(n));
+      td.dataset.kind = kind;
+      tr.appendChild(td);
+    }
+    tr.appendChild(el("td", "total", number(total(kinds))));
+    body.appendChild(tr);
+  }
+  if (!wards.length) {
+    const tr = el("tr");
+    const td = el("td", "empty", t("No violations in this period"));
+    td.colSpan = VIOLATION_KINDS.length + 2;
+    tr.appendChild(td);
+    body.appendChild(tr);
+  }
+  const thead = el("thead");
+  thead.appendChild(head);
+  table.replaceChildren(thead, body);
+}
+
 async function loadCoverage() {
   coverage.clearLayers();
   if (!document.getElementById("p-coverage").checked) return;
@@ -215,6 +269,8 @@ async function refresh() {
     loadHeat(p).catch((err) => notify(t("Heatmap unavailable: {reason}", { reason: err.message }), "error")),
     loadSeries(p).catch((err) => notify(t("Charts unavailable: {reason}", { reason: err.message }), "error")),
     loadCoverage().catch((err) => notify(t("Coverage unavailable: {reason}", { reason: err.message }), "error")),
+    violations.load({ since: p.since, until: p.until, ward: p.ward }, p.kind).catch(
+      (err) => notify(t("Violation layers unavailable: {reason}", { reason: err.message }), "error")),
   ];
   await Promise.all(jobs);
 }

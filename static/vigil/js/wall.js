@@ -203,20 +203,32 @@ function showCritical(ev) {
   map.flyTo([ev.lat, ev.lon], Math.max(map.getZoom(), 16), { duration: 1.5 });
 }
 
+/**
+ * Where the idle wall goes: the main area of cameras, then each ward and zone that has
+ * cameras (a ward without any, an island 100 km out, is never shown on its own). A ward
+ * whose outline runs far beyond its cameras is framed on its cameras.
+ */
 function cycleTargets() {
   if (!areas) return [];
-  const watched = cameras.bounds();
+  const watched = cameras.mainBounds();
   const targets = [{ id: null, name: t("All areas"),
     bounds: watched ? watched.pad(0.08) : areas.bounds }];
-  for (const f of areas.wards) {
-    const bounds = featureBounds(f);
-    if (bounds) targets.push({ id: f.properties.id ?? f.id, name: f.properties.name, bounds });
-  }
+  const add = (f, watchedBy) => {
+    const id = f.properties.id ?? f.id;
+    const outline = featureBounds(f);
+    const seen = cameras.mainBounds((c) => watchedBy(c, id, outline));
+    if (!outline || !seen) return;
+    const framed = seen.pad(0.15);
+    const big = outline.getNorthEast().distanceTo(outline.getSouthWest())
+      > 3 * Math.max(2000, framed.getNorthEast().distanceTo(framed.getSouthWest()));
+    targets.push({ id, name: f.properties.name, bounds: big ? framed : outline });
+  };
+  for (const f of areas.wards) add(f, (c, id) => c.ward_id === id);
   for (const f of areas.zones) {
-    const bounds = featureBounds(f);
-    if (bounds) targets.push({ id: f.properties.id ?? f.id, name: f.properties.name, bounds });
+    add(f, (c, id, outline) => (Array.isArray(c.zone_ids) && c.zone_ids.length
+      ? c.zone_ids.includes(id) : Boolean(outline && outline.contains([c.lat, c.lon]))));
   }
-  return targets.filter((target) => target.bounds);
+  return targets;
 }
 
 function nextArea() {
@@ -234,7 +246,7 @@ function nextArea() {
 
 async function start() {
   const camerasLoaded = loadCameras(cameras).then(() => renderCounters());
-  const areasLoaded = loadAreas(map).then((loaded) => {
+  const areasLoaded = loadAreas(map, { fit: false }).then((loaded) => {
     areas = loaded;
     for (const f of loaded.wards) {
       wardNames.set(f.properties.id ?? f.id, f.properties.name);
