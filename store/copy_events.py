@@ -11,6 +11,7 @@ array, text columns from a small cache of encoded strings.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import struct
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ _INT8 = struct.Struct(">iq").pack
 _FLOAT8 = struct.Struct(">id").pack
 _EMPTY_JSONB = struct.pack(">i", 3) + b"\x01{}"
 _KINDS = frozenset(EVENT_KINDS)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -162,9 +164,14 @@ def encode_batch(batch: Sequence[GeoEvent], cameras: frozenset[str] | set[str],
     if tag is not None and good:
         need = [i for i, e in enumerate(good) if e.ward_id is None or e.zone_id is None]
         if need:
-            w, z = tag(lon[need], lat[need])
-            wards = dict(zip(need, w.tolist()))
-            zones = dict(zip(need, z.tolist()))
+            try:
+                w, z = tag(lon[need], lat[need])
+            except Exception:  # noqa: BLE001 - untagged beats not stored
+                log.exception("ward/zone tagging failed; %d events stored untagged",
+                              len(need))
+            else:
+                wards = dict(zip(need, w.tolist()))
+                zones = dict(zip(need, z.tolist()))
     for i, e in enumerate(good):
         ward, zone = e.ward_id, e.zone_id
         if wards is not None and i in wards:

@@ -103,15 +103,22 @@ class SpillQueue:
         self._segments.appendleft((path, count, ours))
         self.events += count
 
-    def pop(self) -> tuple[list[tuple[str, list[Any]]], bool]:
-        """The oldest segment's chunks (its file is removed) and whether they are ours."""
+    def pop(self) -> tuple[list[tuple[str, list[Any]]], bool, int]:
+        """The oldest segment: its chunks (the file is removed), whether they are ours and
+        how many events it held (an unreadable file is set aside as ``.bad``)."""
         if not self._segments:
-            return [], True
+            return [], True, 0
         path, count, ours = self._segments.popleft()
-        chunks = self._read(path)
-        path.unlink(missing_ok=True)
         self.events -= count
-        return chunks, ours
+        try:
+            chunks = self._read(path)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+            log.error("SPILL FILE UNREADABLE, %d events set aside in %s: %s", count,
+                      path.with_suffix(".bad"), exc)
+            path.rename(path.with_suffix(".bad"))
+            return [], ours, count
+        path.unlink(missing_ok=True)
+        return chunks, ours, count
 
     @property
     def own_events(self) -> int:

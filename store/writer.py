@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import pickle
 import threading
 import time
 import uuid
@@ -216,11 +217,15 @@ class EventWriter:
             if self._inflight:
                 return self._inflight
             if self._spill.events:
-                chunks, ours = self._spill.pop()
+                chunks, ours, count = self._spill.pop()
+                if not chunks and ours:
+                    self._done += count  # set aside (logged): do not wait for them
+                    self._cond.notify_all()
                 self._inflight = [Batch(b, ev, ours, suspect=True) for b, ev in chunks]
                 self._inflight_ours = sum(len(b.events) for b in self._inflight if b.ours)
                 if self._inflight:
                     return self._inflight
+                continue
             if self._pending:
                 age = time.monotonic() - self._oldest
                 if (len(self._pending) >= self.batch_rows or age >= self.batch_s
@@ -240,6 +245,7 @@ class EventWriter:
 
     def _run(self) -> None:
         backoff = 0.05
+        failures = 0
         while True:
             with self._cond:
                 batches = self._take()
@@ -272,12 +278,18 @@ class EventWriter:
                         break
                 backoff = min(backoff * 2, 5.0)
             except Exception:  # noqa: BLE001 - keep the thread alive; log and retry
-                log.exception("event writer: unexpected error; retrying")
+                failures += 1
+                log.exception("event writer: unexpected error (%d in a row)", failures)
                 with self._cond:
                     for b in batches:
                         b.suspect = True
+                    if failures >= 5 and batches:
+                        self._set_aside(batches[0])
+                        failures = 0
                     self._cond.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
+            else:
+                failures = 0
         self._close_connection()
         self._spill.close()
 
@@ -296,6 +308,23 @@ class EventWriter:
         self._stats.spilled += moved
         log.warning("database unreachable: %d events spilled to %s", moved,
                     self._spill.directory)
+
+    def _set_aside(self, batch: Batch) -> None:
+        """Under the lock: a batch that keeps failing for no database reason goes to a
+        ``.poison`` file beside the spill files, so it cannot block the events after it."""
+        path = self._spill.directory / f"{self._spill.tag}-{batch.batch_id}.poison"
+        try:
+            with open(path, "wb") as f:
+                pickle.dump([(batch.batch_id, batch.events)], f)
+        except (OSError, pickle.PicklingError) as exc:
+            log.error("could not write %s: %s", path, exc)
+        log.error("EVENT BATCH SET ASIDE: %d events that keep failing are kept in %s",
+                  len(batch.events), path)
+        self._inflight.remove(batch)
+        if batch.ours:
+            self._done += len(batch.events)
+            self._inflight_ours -= len(batch.events)
+        self._cond.notify_all()
 
     def _park(self) -> None:
         """Under the lock, on close while the database is away: everything to disk."""

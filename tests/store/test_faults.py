@@ -190,3 +190,25 @@ def test_listener_from_now_sees_only_new_events(db_url, settings, conn):
             assert w.flush(10)
             assert [e.track_id for e in listener.poll(5)] == list(range(10, 15))
     assert events_since(conn, 0, 100)[-1].track_id == 14
+
+
+def test_unreadable_spill_file_is_set_aside(db_url, settings, conn, tmp_path):
+    upsert_cameras(conn, CAMERAS, tag=False)
+    conn.commit()
+    dead = "postgresql://postgres@/postgres?host=" + str(tmp_path / "nowhere")
+    (tmp_path / "nowhere").mkdir()
+    w1 = EventWriter(dead, settings, memory_events=1000)
+    for i in range(2500):
+        w1.submit(event(i, track_id=i))
+    assert not w1.close(timeout=0.5)
+    files = sorted((settings.state_dir / "spill").glob("*.spill"))
+    assert len(files) >= 2
+    files[-1].write_bytes(b"not a pickle")
+    w2 = EventWriter(db_url, settings)
+    w2.submit(event(0, track_id=9999))
+    assert w2.flush(30)
+    w2.close()
+    stored = _stored_tracks(db_url)
+    assert stored[-1] == 9999 and 0 < len(stored) - 1 < 2500
+    assert stored[:-1] == list(range(len(stored) - 1))  # what was readable, in order
+    assert list((settings.state_dir / "spill").glob("*.bad"))
