@@ -1,5 +1,5 @@
 """Schemathesis against the app's own OpenAPI document: every operation, bounded random
-examples (``VIGIL_FUZZ_EXAMPLES``, default 15), signed in as the admin (every route
+examples (``SECURITY_FUZZ_EXAMPLES``, default 15), signed in as the admin (every route
 open to it) on a really running server with seeded data. Zero server errors allowed."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase
 
 from tests.webapp.web_testing import PASSWORD, WARD_A, WARD_B, insert_event, seed_areas
 
-EXAMPLES = int(os.environ.get("VIGIL_FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("SECURITY_FUZZ_EXAMPLES", "15"))
 #: Signing out would end the run's own session; signing in is fuzzed by test_sessions.
 SKIP = {("DELETE", "/session"), ("POST", "/session")}
 
