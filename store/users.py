@@ -21,6 +21,13 @@ from psycopg.rows import dict_row
 ROLES = ("admin", "commander", "operator", "planner", "wall")
 TOKEN_SCOPES = ("view", "plan", "evidence")
 USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+#: NOTIFY channel of every change to users and tokens (web processes re-check their
+#: live sockets at once; the payload is empty).
+ACCESS_CHANNEL = "vigil_access"
+
+
+def _changed(conn: psycopg.Connection) -> None:
+    conn.execute("SELECT pg_notify(%s, '')", (ACCESS_CHANNEL,))   # sent at commit
 
 
 class UserError(ValueError):
@@ -132,6 +139,7 @@ def update_user(conn: psycopg.Connection, name: str, *, role: str | None = None,
             (new_role, None if new_wards is None else list(new_wards),
              current.disabled if disabled is None else disabled, password_hash,
              int(password_hash is not None or bool(disabled)), name))
+        _changed(conn)
     return get_user(conn, name)  # type: ignore[return-value]
 
 
@@ -178,6 +186,7 @@ def list_kiosk_tokens(conn: psycopg.Connection) -> list[dict[str, Any]]:
 def revoke_kiosk_tokens(conn: psycopg.Connection, name: str) -> int:
     """Revoke every live kiosk token named ``name``; how many."""
     with conn.transaction():
+        _changed(conn)
         return conn.execute("UPDATE kiosk_tokens SET revoked_at = now() WHERE name = %s "
                             "AND revoked_at IS NULL", (name,)).rowcount
 
@@ -227,5 +236,6 @@ def list_api_tokens(conn: psycopg.Connection) -> list[dict[str, Any]]:
 def revoke_api_token(conn: psycopg.Connection, token_id: int) -> bool:
     """Revoke API token ``token_id``; False if there is no live one."""
     with conn.transaction():
+        _changed(conn)
         return conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE id = %s AND "
                             "revoked_at IS NULL", (token_id,)).rowcount == 1

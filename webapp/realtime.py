@@ -108,6 +108,8 @@ class EventPump:
                                        after_id=self.watermark,
                                        poll_s=float(self.app.config.get("LISTENER_POLL_S", 5.0)))
         self._listener.run_in_thread(self._on_events)
+        threading.Thread(target=self._access_loop, daemon=True,
+                         name="vigil-access-listen").start()
         every = float(self.app.config.get("SESSION_RECHECK_S", 5.0))
         if every > 0:
             threading.Thread(target=self._recheck_loop, args=(every,), daemon=True,
@@ -259,6 +261,23 @@ class EventPump:
             self.server.disconnect(sid, namespace="/")
             log.info("socket %s of %s closed: access withdrawn", sid, name)
         return len(withdrawn) + moved
+
+    def _access_loop(self) -> None:
+        """LISTEN for user and token changes (``store.users.ACCESS_CHANNEL``, sent by the
+        admin API and ``vigil users``/``vigil tokens``) and re-check live sockets at once."""
+        from store.db import connect
+        from store.users import ACCESS_CHANNEL
+        while not self._stopped.is_set():
+            try:
+                with connect(self.app.config["DATABASE_URL"], autocommit=True) as conn:
+                    conn.execute(f"LISTEN {ACCESS_CHANNEL}")
+                    self.recheck()             # whatever changed while not listening
+                    while not self._stopped.is_set():
+                        if any(True for _n in conn.notifies(timeout=1.0)):
+                            self.recheck()
+            except Exception:  # noqa: BLE001 - the database may be away; try again
+                log.warning("listening for access changes failed; retrying", exc_info=True)
+                self._stopped.wait(5.0)
 
     def _recheck_loop(self, every: float) -> None:
         while not self._stopped.wait(every):

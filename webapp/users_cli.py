@@ -4,8 +4,8 @@ They work on the database of the settings (the embedded PostgreSQL is started wh
 ``database_url`` is unset), migrate it first, and write audit rows with the actor
 ``cli:<login name>``. Passwords are read from the terminal (twice) or, with
 ``--password-stdin``, from one line of standard input; ``--generate`` prints a random
-one once. A running ``vigil serve`` applies the change to live sessions within
-``SESSION_RECHECK_S`` seconds.
+one once. A running ``vigil serve`` applies the change to live sockets at once
+(NOTIFY on ``store.users.ACCESS_CHANNEL``).
 """
 
 from __future__ import annotations

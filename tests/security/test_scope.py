@@ -143,3 +143,16 @@ def test_api_token_socket_is_scoped_and_revocable(live_server, conn) -> None:
     finally:
         if sio.connected:
             sio.disconnect()
+
+
+def test_cli_changes_reach_live_sockets_at_once(live_server, conn, walls) -> None:
+    """A change made by another process (``vigil users disable``) arrives by NOTIFY."""
+    from store.users import update_user
+    seed_areas(conn)
+    server = live_server(SESSION_RECHECK_S=0)          # no periodic re-check
+    operator = walls(server.url, "operator")
+    time.sleep(0.5)                                     # the access listener is up
+    update_user(conn, "operator", disabled=True)
+    conn.commit()
+    operator.wait(lambda: not operator.sio.connected, "the disabled user's socket to close",
+                  timeout=3)
