@@ -31,6 +31,17 @@ def _violations(site) -> None:
     refresh_heatmap(site.conn)
 
 
+def _island_ward(site) -> None:
+    """Thổ Châu: a ward 100 km out at sea, with no camera."""
+    island = {"type": "Polygon", "coordinates": [[[103.44, 9.28], [103.48, 9.28],
+                                                  [103.48, 9.32], [103.44, 9.32],
+                                                  [103.44, 9.28]]]}
+    with site.conn.transaction():
+        site.conn.execute("INSERT INTO wards (id, name, province, geometry, approximate) "
+                          "VALUES ('w-tho-chau', 'Thổ Châu', 'Kiên Giang', %s, true)",
+                          (json.dumps(island),))
+
+
 def _dots(page, kind: str) -> int:
     return page.locator(f"path.vigil-violation.vk-{kind}").count()
 
@@ -59,19 +70,27 @@ def test_commander_draws_each_violation_kind_as_a_layer(open_page, site):
     site.event("cam-04", "wrong_way")
     wait_until(page, "document.querySelectorAll('path.vk-wrong_way').length === 1")
     screenshot(page, "commander-violation-layers")
-    # the filters apply: one ward
+    # the filters apply: one ward (with the incident heatmap switched off meanwhile)
+    page.uncheck("#t-heat")
     page.select_option("#f-ward", "w-duong-dong")
     wait_until(page, "document.querySelectorAll('path.vk-no_helmet').length === 0")
     assert _dots(page, "littering") == 1 and _dots(page, "red_light") == 0
+    page.wait_for_timeout(300)
+    assert page.locator("#vigil-notice[data-level='error']:not([hidden])").count() == 0
+    page.check("#t-heat")
+    assert page.locator("canvas.vigil-heat-incidents").count() == 1
     site.check_clean()
 
 
 def test_planner_violation_layers_and_counts_per_ward(open_page, site):
     _violations(site)
+    _island_ward(site)
     page = open_page("/planner", user="ke.hoach", locale="vi-VN")
     page.wait_for_selector(READY, timeout=20_000)
     wait_until(page, "document.body.dataset.violations === '5'")
     assert page.locator(".vigil-layers input[data-layer]").count() == len(LAYER_KINDS)
+    view = [float(v) for v in page.evaluate("document.body.dataset.view").split(",")]
+    assert view[0] < 103.962 and view[2] > 104.0 and view[1] > 10.1   # the cameras only
     table = page.locator("#violation-table")
     assert table.locator("thead th[data-kind]").count() == len(LAYER_KINDS)
     an_thoi = table.locator("tr[data-ward-id='w-an-thoi']")
@@ -163,13 +182,8 @@ def test_demo_banner_on_every_page(open_page, site, path, user):
 def test_wall_frames_the_main_area_of_cameras(open_page, site):
     """An island ward 100 km out without cameras, and a lone camera far out, neither
     zoom the wall out nor get a turn in the idle cycle."""
-    island = {"type": "Polygon", "coordinates": [[[103.44, 9.28], [103.48, 9.28],
-                                                  [103.48, 9.32], [103.44, 9.32],
-                                                  [103.44, 9.28]]]}
+    _island_ward(site)
     with site.conn.transaction():
-        site.conn.execute("INSERT INTO wards (id, name, province, geometry, approximate) "
-                          "VALUES ('w-tho-chau', 'Thổ Châu', 'Kiên Giang', %s, true)",
-                          (json.dumps(island),))
         site.conn.execute("INSERT INTO cameras (id, name, lon, lat, status) VALUES "
                           "('cam-99', 'Hải đăng', 103.30, 9.40, 'online')")
     site.app.config["WALL"] = {"cycle_s": 1}
@@ -178,6 +192,8 @@ def test_wall_frames_the_main_area_of_cameras(open_page, site):
     west, south, east, north = map(float, page.evaluate(
         "document.body.dataset.fitBounds").split(","))
     assert (west, south) == (103.962, 10.212) and (east, north) == (104.0, 10.23)
+    view = [float(v) for v in page.evaluate("document.body.dataset.view").split(",")]
+    assert view[1] > 10.1 and view[0] > 103.8           # neither the island nor cam-99
     seen = set()
     for _ in range(60):                       # about six turns of the cycle
         seen.add(page.inner_text("#wall-area"))

@@ -373,7 +373,7 @@ async function reload() {
 
 async function start() {
   let loadedAreas = null;
-  const areasLoaded = loadAreas(map).then((areas) => {
+  const areasLoaded = loadAreas(map, { fit: false }).then((areas) => {
     loadedAreas = areas;
     for (const f of areas.wards) wardNames.set(f.properties.id ?? f.id, f.properties.name);
     for (const f of areas.zones) zoneNames.set(f.properties.id ?? f.id, f.properties.name);

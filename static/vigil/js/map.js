@@ -46,6 +46,8 @@ export function createMap(container, options = {}) {
   map.createPane("areas").style.zIndex = 350;
   map.createPane("cameras").style.zIndex = 420;
   map.createPane("pins").style.zIndex = 640;
+  // the shown area, for tests and the benchmark (west,south,east,north)
+  map.on("moveend", () => { document.body.dataset.view = map.getBounds().toBBoxString(); });
   const view = config.initial_view;
   if (view && view.bounds) {
     map.fitBounds(view.bounds);
@@ -244,11 +246,14 @@ export function mainAreaBounds(points) {
   return L.latLngBounds(kept.length ? kept : points);
 }
 
-/** Fit the map to where the cameras are (else to the wards): the area that is watched. */
-export function fitWatched(map, cameras, areas) {
+/**
+ * Fit the map to where the cameras are (else to the wards): the area that is watched.
+ * Not animated: Leaflet drops a view change asked for while a zoom animation runs.
+ */
+export function fitWatched(map, cameras, areas, options = {}) {
   const bounds = (cameras && cameras.mainBounds()) || (areas && areas.bounds);
   if (bounds && bounds.isValid()) {
-    map.fitBounds(bounds.pad(0.08));
+    map.fitBounds(bounds.pad(0.08), { ...options, animate: false });
     document.body.dataset.fitBounds = bounds.toBBoxString();   // west,south,east,north
   }
   return bounds;
@@ -386,7 +391,9 @@ export class HeatLayer {
   setPoints(points) {
     const top = points.reduce((m, p) => Math.max(m, p[2] || 0), 0) || 1;
     this.points = points.map((p) => [p[0], p[1], (p[2] || 0) / top]);
-    this.layer.setLatLngs(this.points);
+    // leaflet.heat redraws on setLatLngs and fails off the map: a hidden layer gets its
+    // points when it is shown again
+    if (this.visible) this.layer.setLatLngs(this.points);
     if (this.layer._canvas) this.layer._canvas.dataset.heat = this.name;
     document.body.dataset["heat" + this.name[0].toUpperCase() + this.name.slice(1)] =
       String(this.points.length);
@@ -399,6 +406,7 @@ export class HeatLayer {
   show() {
     if (!this.visible) {
       this.layer.addTo(this.map);
+      this.layer.setLatLngs(this.points || []);
       if (this.layer._canvas) {
         this.layer._canvas.classList.add("vigil-heat", "vigil-heat-" + this.name);
         this.layer._canvas.dataset.heat = this.name;

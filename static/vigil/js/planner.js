@@ -287,7 +287,7 @@ async function start() {
     document.getElementById("p-kind").appendChild(option);
   }
   try {
-    const areas = await loadAreas(map);
+    const areas = await loadAreas(map, { fit: false });
     for (const f of areas.wards) wardNames.set(f.properties.id ?? f.id, f.properties.name);
     for (const [id, name] of wardNames) {
       const option = el("option", null, name);

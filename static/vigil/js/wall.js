@@ -77,7 +77,7 @@ function renderCounters() {
   const rows = [...wardNames.entries()].map(([id, name]) => {
     const counts = cameras.counts((c) => c.ward_id === id);
     return { id, name, counts, alerts: alerts.totals.get(id) || 0 };
-  });
+  }).filter((row) => row.counts.total || row.alerts);    // wards nothing watches: left out
   rows.sort((a, b) => b.alerts - a.alerts || a.name.localeCompare(b.name));
   const fragment = document.createDocumentFragment();
   for (const row of rows) {
@@ -238,7 +238,9 @@ function nextArea() {
   cycleIndex = (cycleIndex + 1) % targets.length;
   currentArea = targets[cycleIndex];
   document.getElementById("wall-area").textContent = currentArea.name;
-  map.flyToBounds(currentArea.bounds, { padding: [40, 40], duration: 2.5, maxZoom: 16 });
+  map.flyToBounds(currentArea.bounds, {
+    paddingTopLeft: [40, 130], paddingBottomRight: [40, 40], duration: 2.5, maxZoom: 16,
+  });
   renderCounters();
 }
 
@@ -268,7 +270,8 @@ async function start() {
   }, null);
   try {
     await Promise.all([camerasLoaded, areasLoaded]);
-    fitWatched(map, cameras, areas);
+    // clear of the title box (top left) and the legend (bottom left)
+    fitWatched(map, cameras, areas, { paddingTopLeft: [20, 130], paddingBottomRight: [20, 20] });
   } catch (err) {
     notify(t("Could not load the map: {reason}", { reason: err.message }), "error");
   }
