@@ -8,6 +8,7 @@ frame, so they cost well under a millisecond.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import cv2
@@ -28,10 +29,11 @@ class HealthChange:
 class CameraHealth:
     """Health state of one camera."""
 
-    def __init__(self, config: HealthConfig) -> None:
+    def __init__(self, config: HealthConfig, started: float | None = None) -> None:
         self.config = config
         self.offline = False
         self.last_frame_t: float | None = None  # monotonic wall clock
+        self.started = time.monotonic() if started is None else started
         self._since: dict[str, float] = {}        # condition → media time it began
         self._active: set[str] = set()
         self._prev: np.ndarray | None = None
@@ -46,12 +48,14 @@ class CameraHealth:
 
     def tick(self, now: float) -> list[HealthChange]:
         """Check for a silent camera; ``now`` is time.monotonic()."""
-        if self.offline or self.last_frame_t is None:
+        if self.offline:
             return []
-        silent = now - self.last_frame_t
+        silent = now - (self.last_frame_t if self.last_frame_t is not None else self.started)
         if silent >= self.config.offline_after_s:
             self.offline = True
-            return [HealthChange("camera_offline", silent, f"no frame for {silent:.0f}s")]
+            detail = f"no frame for {silent:.0f}s" if self.last_frame_t is not None \
+                else f"no frame since start ({silent:.0f}s)"
+            return [HealthChange("camera_offline", silent, detail)]
         return []
 
     def lost(self) -> list[HealthChange]:

@@ -72,3 +72,12 @@ def test_offline_then_online(frames):
     assert [c.kind for c in h.tick(106.0)] == ["camera_offline"]
     assert h.tick(110.0) == [] and h.status == "offline"
     assert [c.kind for c in h.frame(frames[1], 1.0, 111.0)] == ["camera_online"]
+
+
+def test_a_stream_that_never_connects_goes_offline(frames):
+    h = CameraHealth(HealthConfig(offline_after_s=5), started=100.0)
+    assert h.tick(104.0) == []
+    changes = h.tick(105.5)
+    assert [c.kind for c in changes] == ["camera_offline"]
+    assert "since start" in changes[0].detail
+    assert [c.kind for c in h.frame(frames[0], 0.0, 120.0)] == ["camera_online"]

@@ -61,3 +61,20 @@ def test_missing_file_is_reported_offline(tmp_path):
     run_cameras(WorkerConfig("t", (cam,), _settings(tmp_path)), lambda: False,
                 events.append)
     assert [e.kind for e in events] == ["camera_offline"]
+
+
+def test_unreachable_stream_is_reported_offline_once(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cam = parse_camera(vtest_camera(f"rtsp://127.0.0.1:{port}/cam",
+                                    health={"offline_after_s": 1.5}))
+    events = []
+    end = time.monotonic() + 4
+    run_cameras(WorkerConfig("t", (cam,), _settings(tmp_path)),
+                lambda: time.monotonic() > end, events.append)
+    assert [e.kind for e in events] == ["camera_offline"]
+    assert events[0].attributes["located"] == "camera"
