@@ -128,6 +128,11 @@ def test_incident_is_one_pin_with_a_count_and_takes_a_verdict(open_page, site):
     card.wait_for()
     assert card.locator(".incident-members li").count() == 3
     assert "Chợ đêm cổng chính" in card.inner_text()
+    card.locator(f".incident-members li[data-event-id='{members[1]}']").click()   # a member
+    page.wait_for_selector(f"#alert-list .alert-item[data-event-id='{members[1]}']"
+                           "[aria-selected='true']")
+    page.wait_for_selector("#camera-detail:not([hidden])")
+    assert page.inner_text("#detail-name") == "Chợ đêm <b>bến</b>"
     screenshot(page, "commander-incident")
     card.locator("button[data-verdict='false_alarm']").click()
     wait_until(page, "document.querySelector('.vigil-incident').dataset.verdict "

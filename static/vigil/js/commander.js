@@ -37,6 +37,7 @@ const layerControl = new LayerControl(map, t("Map layers"));
 const violations = new ViolationLayers(map, layerControl, { cameraName });
 const incidents = new IncidentLayer(map, layerControl, {
   canAct, cameraName, onChange: () => placePins(),
+  onMember: (m) => { selectAlert(m.event_id); showCamera(cameras.get(m.camera_id)); },
 });
 const VIOLATION_SET = new Set(VIOLATION_KINDS);
 

@@ -170,6 +170,7 @@ export class IncidentLayer {
     this.minMembers = options.minMembers || 2;
     this.cameraName = options.cameraName || ((id) => id);
     this.onChange = options.onChange || (() => {});
+    this.onMember = options.onMember || null;
     this.incidents = new Map();     // id -> {props, marker, node}
     this.members = new Set();       // event ids inside a drawn incident
     control.addRow("incidents", t("Incidents (merged alerts)"), "vk-incidents", true,
@@ -195,18 +196,19 @@ export class IncidentLayer {
     this.group.clearLayers();
     this.incidents.clear();
     this.members.clear();
-    for (const feature of rowsOf(payload)) {
+    const features = rowsOf(payload);      // newest first: drawn on top of older ones
+    features.forEach((feature, rank) => {
       const props = feature.properties || {};
-      if ((props.n || 0) < this.minMembers || !keep(props)) continue;
+      if ((props.n || 0) < this.minMembers || !keep(props)) return;
       const [lon, lat] = feature.geometry.coordinates;
-      this.draw({ ...props, lon, lat });
-    }
+      this.draw({ ...props, lon, lat }, 1000 * (features.length - rank));
+    });
     this.control.setCount("incidents", this.incidents.size);
     document.body.dataset.incidents = String(this.incidents.size);
     this.onChange();
   }
 
-  draw(props) {
+  draw(props, zIndexOffset = 0) {
     const node = el("div", "vigil-incident vigil-sev-"
       + (SEVERITY_NAMES[props.max_severity] || "info"));
     node.dataset.incidentId = String(props.id);
@@ -219,6 +221,7 @@ export class IncidentLayer {
       pane: "incidents",
       icon: L.divIcon({ html: node, className: "vigil-incident-icon", iconSize: [34, 34] }),
       keyboard: false,
+      zIndexOffset,
       title: t("Incident: {n} alerts", { n: props.n }),
     });
     const entry = { props, marker, node };
@@ -249,6 +252,10 @@ export class IncidentLayer {
       li.appendChild(el("time", null, formatDateTime(m.ts)));
       li.appendChild(el("span", null, kindLabel(m.kind)));
       li.appendChild(el("span", "where", this.cameraName(m.camera_id)));
+      if (this.onMember) {
+        li.classList.add("clickable");
+        li.addEventListener("click", () => this.onMember(m));
+      }
       list.appendChild(li);
     }
     box.appendChild(list);
