@@ -297,3 +297,18 @@ def test_time_window_edges_are_400(db_app: Flask) -> None:
                  "/api/v1/heatmap/incidents?since=9999-12-31T23:59:59Z",
                  "/api/v1/admin/audit?since=not-a-time", "/api/v1/admin/audit?limit=0"):
         assert client.get(path).status_code == 400, path
+
+
+def test_admin_page_and_throttle_message_in_vietnamese(make_app, db_url: str) -> None:
+    app = make_app(db_url, LOGIN_MAX_FAILURES=1)
+    client = app.test_client()
+    _sign_in(client, "admin")
+    page = client.get("/admin")
+    assert "Nhật ký truy cập" in page.text and "Người dùng" in page.text
+    other = app.test_client()
+    other.get("/login")
+    csrf = other.get("/api/v1/session").json["csrf_token"]
+    for _ in range(2):
+        answer = other.post("/login", data={"username": "planner", "password": "sai",
+                                            "csrf_token": csrf})
+    assert answer.status_code == 429 and "thử lại sau" in answer.text

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from webapp.access import (PUBLIC, allow, audit, csrf_ok, csrf_token, current_principal,
                            directory, safe_next, start_session)
+from webapp.auth.i18n import gettext as security_gettext
 from webapp.auth.throttle import LoginThrottle
 from webapp.errors import error_response
 
@@ -59,7 +60,9 @@ def login_page() -> Response | tuple[str, int] | tuple[str, int, dict]:
             if principal is not None:
                 return redirect(safe_next(request.form.get("next")))
             if wait:
-                error, status = _("Too many failed attempts; try again in %(n)d s.", n=wait), 429
+                error = security_gettext("Too many failed attempts; try again in %(n)d s.",
+                                         n=wait)
+                status = 429
                 headers = {"Retry-After": str(wait)}
             else:
                 error, status = _("Wrong user name or password."), 401

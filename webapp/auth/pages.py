@@ -11,6 +11,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from store import audit as store_audit
 from store import users as store_users
 from webapp.access import allow, audit, csrf_token, current_principal
+from webapp.auth.i18n import gettext
 from webapp.db import get_db
 from webapp.errors import ApiError
 
@@ -33,7 +34,7 @@ def admin_page() -> str:
         api_tokens=store_users.list_api_tokens(conn),
         kiosk_tokens=store_users.list_kiosk_tokens(conn),
         entries=entries, action=action or "",
-        csrf=csrf_token(), me=current_principal(), lang=current_locale())
+        csrf=csrf_token(), me=current_principal(), lang=current_locale(), s_=gettext)
 
 
 @bp.post("/admin/users/<name>/disabled")
