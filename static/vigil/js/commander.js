@@ -34,7 +34,10 @@ const heat = new HeatLayer(map, {
 
 const cameraName = (id) => { const c = cameras.get(id); return c ? c.name || id : id; };
 const layerControl = new LayerControl(map, t("Map layers"));
-const violations = new ViolationLayers(map, layerControl, { cameraName });
+const violations = new ViolationLayers(map, layerControl, {
+  cameraName,
+  onSelect: (ev) => { selectAlert(ev.id); showCamera(cameras.get(ev.camera_id)); },
+});
 const incidents = new IncidentLayer(map, layerControl, {
   canAct, cameraName, onChange: () => placePins(),
   onMember: (m) => { selectAlert(m.event_id); showCamera(cameras.get(m.camera_id)); },
@@ -142,7 +145,7 @@ function addAlert(ev, state, fresh) {
     if (Number(child.dataset.eventId) < ev.id) { before = child; break; }
   }
   list.insertBefore(node, before);
-  if (!incidents.covers(ev.id)) pins.add(ev, { fresh });
+  if (!drawnElsewhere(ev)) pins.add(ev, { fresh });
   while (list.children.length > LIST_LIMIT) {
     const last = list.lastElementChild;
     alerts.delete(Number(last.dataset.eventId));
@@ -166,10 +169,15 @@ function updateCount() {
   document.body.dataset.alerts = String(alerts.size);
 }
 
-/** One pin per listed alert, except those drawn inside an incident's pin. */
+/** Violations are drawn on their kind's layer, merged alerts as their incident's pin. */
+function drawnElsewhere(ev) {
+  return VIOLATION_SET.has(ev.kind) || incidents.covers(ev.id);
+}
+
+/** One pin per listed alert, except those drawn on a layer of their own. */
 function placePins() {
   for (const [id, entry] of alerts) {
-    if (incidents.covers(id)) pins.remove(id); else pins.add(entry.ev, { fresh: false });
+    if (drawnElsewhere(entry.ev)) pins.remove(id); else pins.add(entry.ev, { fresh: false });
   }
 }
 

@@ -77,6 +77,7 @@ export class ViolationLayers {
     this.pageSize = options.pageSize || 1000;
     this.maxPages = options.maxPages || 3;
     this.cameraName = options.cameraName || ((id) => id);
+    this.onSelect = options.onSelect || null;
     this.layers = new Map();
     this.ids = new Set();
     this.counts = new Map();
@@ -145,6 +146,7 @@ export class ViolationLayers {
     tip.appendChild(el("span", null, " · " + formatDateTime(ev.ts) + " · "
       + this.cameraName(ev.camera_id)));
     marker.bindTooltip(tip, { className: "vigil-tip", direction: "top" });
+    if (this.onSelect) marker.on("click", () => this.onSelect(ev));
     marker.addTo(group);
     this.counts.set(ev.kind, this.counts.get(ev.kind) + 1);
     if (live) this.publish();
