@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,22 @@ def test_hotspot_report_refuses_bad_periods(app, query):
     answer = _client(app, "ke.hoach").get(f"/planner/hotspots.html?{query}")
     assert answer.status_code == 400
     assert answer.json["error"]["message"]
+
+
+WEBAPP = Path(__file__).resolve().parents[2] / "webapp"
+STATIC_JS = Path(__file__).resolve().parents[2] / "static" / "vigil" / "js"
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_every_page_string_is_in_the_catalogue(lang):
+    """Each t("...") of the scripts and _('...') of the page templates is translated."""
+    from babel.messages.pofile import read_po
+    with (WEBAPP / "translations" / lang / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        translated = {m.id for m in read_po(po) if m.id and m.string}
+    keys = set()
+    for script in STATIC_JS.glob("*.js"):
+        keys |= set(re.findall(r'\bt\(\s*"((?:[^"\\]|\\.)*)"', script.read_text()))
+    for template in (WEBAPP / "templates").glob("*.html"):
+        keys |= set(re.findall(r"\b_\(\s*'((?:[^'\\]|\\.)*)'", template.read_text()))
+    assert len(keys) > 100
+    assert sorted(keys - translated) == []
