@@ -26,7 +26,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from gis.grid import cell_ids
-from store.copy_events import COPY_COLUMNS
+from store.copy_events import COPY_COLUMNS, COPY_SQL, HEADER, TRAILER, TextCache, encode_batch
 from store.db import connect, open_database, with_dbname
 from store.maintenance import refresh_rollups
 from store.migrate import ensure_partitions, upgrade
@@ -80,8 +80,8 @@ def _fresh_db(admin_url: str) -> str:
 
 
 def bench_writer(url: str, settings: Settings, positions: list[tuple], n: int,
-                 echo: Callable[[str], None]) -> tuple[float, float]:
-    """(writer events/s, raw COPY events/s) for the same ``n`` rows."""
+                 echo: Callable[[str], None]) -> tuple[float, float, float]:
+    """(writer events/s, raw COPY events/s, server-alone rows/s) for the same ``n`` rows."""
     now = datetime.now(timezone.utc) - timedelta(minutes=30)
     rng = random.Random(7)
     events = []
@@ -120,7 +120,29 @@ def bench_writer(url: str, settings: Settings, positions: list[tuple], n: int,
         t_copy = time.perf_counter() - t0
     echo(f"raw binary COPY: {n:,} rows in {t_copy:.2f} s = {n / t_copy:,.0f} rows/s")
     echo(f"writer / raw COPY = {t_copy / t_writer:.0%}")
-    return n / t_writer, n / t_copy
+    # Where the writer's time goes: its Python side (validation, grid cells, encoding)
+    # alone, and the server alone (the writer's encoded bytes, COPYed with no Python
+    # work per row: the ceiling any client reaches with this schema and machine).
+    cams = frozenset(e.camera_id for e in events)
+    texts = TextCache()
+    step = settings.writer_batch_rows * 20
+    t0 = time.perf_counter()
+    payloads = [encode_batch(events[i:i + step], cams, None, texts).payload
+                for i in range(0, n, step)]
+    t_encode = time.perf_counter() - t0
+    echo(f"writer encoding alone (no database): {n / t_encode:,.0f} events/s")
+    with connect(url) as conn:
+        t0 = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(COPY_SQL) as copy:
+            copy.write(HEADER)
+            for p in payloads:
+                copy.write(p)
+            copy.write(TRAILER)
+        conn.commit()
+        t_server = time.perf_counter() - t0
+    echo(f"server alone, pre-encoded binary COPY: {n / t_server:,.0f} rows/s "
+         f"(writer = {t_server / t_writer:.0%} of it)")
+    return n / t_writer, n / t_copy, n / t_server
 
 
 def generate_events(conn: psycopg.Connection, positions: list[tuple], n: int, days: int,
@@ -231,7 +253,7 @@ def run_bench(settings: Settings, n_events: int, writer_events: int, cameras: in
                                   " WHERE extname = 'timescaledb')").fetchone()[0]
             echo("layout: " + ("TimescaleDB hypertable" if layout else "native partitions")
                  + f"; server {conn.info.server_version}")
-        writer_rate, copy_rate = bench_writer(url, settings, positions, writer_events, echo)
+        writer_rate, copy_rate, server_rate = bench_writer(url, settings, positions, writer_events, echo)
         with connect(url) as conn:
             conn.execute("TRUNCATE events, heatmap_rollup, heatmap_cell_hour, heatmap_cell_day")
             conn.execute("UPDATE rollup_state SET last_event_id = 0")
@@ -246,4 +268,5 @@ def run_bench(settings: Settings, n_events: int, writer_events: int, cameras: in
                 for t in ("heatmap_rollup", "heatmap_cell_hour", "heatmap_cell_day")]
             echo("rollup rows: {:,} (15 min) / {:,} (cell-hour) / {:,} (cell-day)".format(*sizes))
             heat = bench_heatmap(conn, _bench_end(conn), days, queries, wards, echo)
-    return {"writer_eps": writer_rate, "copy_eps": copy_rate, "heatmap_ms": heat}
+    return {"writer_eps": writer_rate, "copy_eps": copy_rate, "server_eps": server_rate,
+            "heatmap_ms": heat}

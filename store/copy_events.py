@@ -16,6 +16,7 @@ import math
 import struct
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import attrgetter
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -39,7 +40,10 @@ _NULL = b"\xff\xff\xff\xff"
 _INT8 = struct.Struct(">iq").pack
 _FLOAT8 = struct.Struct(">id").pack
 _EMPTY_JSONB = struct.pack(">i", 3) + b"\x01{}"
+_NULL2 = _NULL + _NULL
 _KINDS = frozenset(EVENT_KINDS)
+_KIND, _CAMERA, _TS, _TZINFO, _LON, _LAT = map(attrgetter, (
+    "kind", "camera_id", "ts", "tzinfo", "lon", "lat"))
 log = logging.getLogger(__name__)
 
 
@@ -59,6 +63,11 @@ class TextCache:
     def __init__(self, limit: int = 100_000) -> None:
         self._cache: dict[str | None, bytes] = {None: _NULL}
         self._limit = limit
+
+    @property
+    def cached(self) -> Callable[[str | None], bytes | None]:
+        """``get`` of the cache: the encoding of a string seen, else None (then index)."""
+        return self._cache.get
 
     def __getitem__(self, text: str | None) -> bytes:
         try:
@@ -113,13 +122,24 @@ def _reason(event: GeoEvent, cameras: frozenset[str] | set[str], now: datetime
 
 
 def _fast_mask(batch: Sequence[GeoEvent], cameras, now_s: float) -> tuple[np.ndarray, ...]:
-    """(ok mask, lon, lat, unix seconds) for a batch, in numpy."""
+    """(ok mask, lon, lat, unix seconds) for a batch, in numpy.
+
+    Attributes are read with ``map(attrgetter)`` and kinds/cameras checked as whole sets:
+    a batch where every kind and camera is known (the usual case) costs no Python-level
+    loop; otherwise the per-event mask is built."""
     n = len(batch)
-    ok = np.fromiter((e.kind in _KINDS and e.camera_id in cameras
-                      and e.ts.tzinfo is not None for e in batch), bool, n)
-    lon = np.fromiter((e.lon for e in batch), np.float64, n)
-    lat = np.fromiter((e.lat for e in batch), np.float64, n)
-    ts = np.fromiter((e.ts.timestamp() for e in batch), np.float64, n)
+    kinds = list(map(_KIND, batch))
+    cams = list(map(_CAMERA, batch))
+    stamps = list(map(_TS, batch))
+    if (_KINDS.issuperset(kinds) and cameras.issuperset(cams)
+            and None not in set(map(_TZINFO, stamps))):
+        ok = np.ones(n, bool)
+    else:
+        ok = np.fromiter((k in _KINDS and c in cameras and t.tzinfo is not None
+                          for k, c, t in zip(kinds, cams, stamps)), bool, n)
+    lon = np.fromiter(map(_LON, batch), np.float64, n)
+    lat = np.fromiter(map(_LAT, batch), np.float64, n)
+    ts = np.fromiter(map(datetime.timestamp, stamps), np.float64, n)
     with np.errstate(invalid="ignore"):
         ok &= np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) \
             & (np.abs(lat) <= 90) & (ts <= now_s + MAX_FUTURE_SKEW.total_seconds())
@@ -172,18 +192,22 @@ def encode_batch(batch: Sequence[GeoEvent], cameras: frozenset[str] | set[str],
             else:
                 wards = dict(zip(need, w.tolist()))
                 zones = dict(zip(need, z.tolist()))
+    cached = texts.cached  # dict.get of the cache: a miss (None) goes through texts[]
     for i, e in enumerate(good):
         ward, zone = e.ward_id, e.zone_id
         if wards is not None and i in wards:
             ward = ward if ward is not None else wards[i]
             zone = zone if zone is not None else zones[i]
         try:
-            tail = (texts[e.camera_id] + texts[e.kind] + texts[ward] + texts[zone]
-                    + (_NULL if e.track_id is None else _INT8(8, e.track_id))
-                    + (_NULL if e.value is None else _FLOAT8(8, e.value))
-                    + _jsonb(e.attributes)
-                    + (_NULL + _NULL if e.evidence is None else
-                       _text(e.evidence.path) + _text(e.evidence.sha256)))
+            track, value, attrs, evidence = e.track_id, e.value, e.attributes, e.evidence
+            tail = ((cached(e.camera_id) or texts[e.camera_id])
+                    + (cached(e.kind) or texts[e.kind])
+                    + (cached(ward) or texts[ward]) + (cached(zone) or texts[zone])
+                    + (_NULL if track is None else _INT8(8, track))
+                    + (_NULL if value is None else _FLOAT8(8, value))
+                    + (_jsonb(attrs) if attrs else _EMPTY_JSONB)
+                    + (_NULL2 if evidence is None else
+                       _text(evidence.path) + _text(evidence.sha256)))
             if e.value is not None and not math.isfinite(e.value):
                 raise ValueError("value must be finite")
         except (TypeError, ValueError, AttributeError, struct.error) as exc:

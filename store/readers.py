@@ -118,10 +118,16 @@ class HeatCell:
 
 
 def _tail_from(conn: psycopg.Connection) -> int | None:
-    """The rollup watermark when events above it exist (else None: nothing to add)."""
+    """The rollup watermark when events above it may exist (else None: nothing to add).
+
+    The last id handed out by ``events_id_seq`` bounds every committed id from above, and
+    reading it costs no partition scan (``max(id) FROM events`` probed every partition or
+    chunk: 7–50 ms per heatmap over 30 days). Ids allocated but not committed only make
+    the tail query run and find nothing."""
     mark, top = conn.execute(
         "SELECT (SELECT last_event_id FROM rollup_state WHERE name = 'heatmap'),"
-        " (SELECT max(id) FROM events)").fetchone()
+        " (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END"
+        "  FROM events_id_seq)").fetchone()
     return mark if top is not None and top > mark else None
 
 

@@ -12,7 +12,8 @@ def test_bench_small(pg_admin_url, tmp_path):
     lines: list[str] = []
     out = run_bench(settings, n_events=30_000, writer_events=3_000, cameras=50, days=10,
                     queries=8, echo=lines.append)
-    assert out["writer_eps"] > 0 and out["copy_eps"] > 0
+    assert out["writer_eps"] > 0 and out["copy_eps"] > 0 and out["server_eps"] > 0
+    assert any(line.startswith("server alone, pre-encoded binary COPY") for line in lines)
     assert set(out["heatmap_ms"]) == {f"{w} {k}" for w in ("1 h", "24 h", "7 d")
                                       for k in ("all", "filtered")}
     assert any(line.startswith("writer: 3,000 events") for line in lines)
