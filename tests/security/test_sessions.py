@@ -312,3 +312,14 @@ def test_admin_page_and_throttle_message_in_vietnamese(make_app, db_url: str) ->
         answer = other.post("/login", data={"username": "planner", "password": "sai",
                                             "csrf_token": csrf})
     assert answer.status_code == 429 and "thử lại sau" in answer.text
+
+
+def test_audit_log_is_append_only(db_app: Flask, conn) -> None:
+    import psycopg
+    _sign_in(db_app.test_client(), "admin")
+    for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log",
+                      "TRUNCATE audit_log"):
+        with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+            conn.execute(statement)
+        conn.rollback()
+    assert _audit(conn, "login")[0][0] == "admin"
