@@ -156,3 +156,21 @@ def test_overflow_is_counted(db_url, tmp_path, cameras, caplog):
     assert w.stats.overflowed == 200
     assert "OVERFLOW" in caplog.text
     assert w.close(10)
+
+
+def test_event_refused_by_database_is_rejected_alone(writer, conn):
+    """A batch with one event that passes the writer's checks but not the server's (a
+    NUL in jsonb): the COPY is bisected, only that one is rejected, the rest is stored
+    once, in order."""
+    n = 3000  # events are i seconds apart within the past hour
+    batch = [event(i) for i in range(n)]
+    culprit = batch[2500] = event(2500, attributes={"x": "a\x00b"})
+    writer.submit_many(batch)
+    assert writer.flush(60)
+    stored = events_since(conn, 0, n + 10)
+    assert [e.track_id for e in stored] == [i for i in range(n) if i != 2500]
+    assert [e.id for e in stored] == sorted(e.id for e in stored)
+    st = writer.stats
+    assert st.stored == n - 1 and st.rejected == 1
+    (bad, reason), = writer.rejections
+    assert bad is culprit and "refused by the database" in reason.reason
