@@ -89,49 +89,44 @@ class EventListener:
             self.last_id = events[-1].id
         return events
 
-    def __iter__(self) -> Iterator[GeoEvent]:
+    def batches(self) -> Iterator[list[GeoEvent]]:
+        """Yield each non-empty group of newly committed events, reconnecting by itself."""
         backoff = 0.1
-        while not self.closed:
-            try:
-                events = self.poll(self.poll_s)
-                backoff = 0.1
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                self._drop()
-                if self.closed:
-                    break
-                self.reconnects += 1
-                log.warning("event listener lost the database (%s); reconnecting in %.1f s,"
-                            " resuming after id %s", str(exc).strip(), backoff, self.last_id)
-                self._closed.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            for event in events:
-                yield event
-                if self.closed:
-                    break
-        self._drop()
-
-    def run_in_thread(self, callback: Callable[[list[GeoEvent]], None]) -> threading.Thread:
-        """Call ``callback(events)`` for each group of new events, in a daemon thread."""
-        def loop() -> None:
-            backoff = 0.1
+        try:
             while not self.closed:
                 try:
                     events = self.poll(self.poll_s)
                     backoff = 0.1
                 except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                     self._drop()
+                    if self.closed:
+                        break
                     self.reconnects += 1
-                    log.warning("event listener reconnecting after error: %s", exc)
+                    log.warning("event listener lost the database (%s); reconnecting in %.1f s,"
+                                " resuming after id %s", str(exc).strip(), backoff, self.last_id)
                     self._closed.wait(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
                 if events:
-                    try:
-                        callback(events)
-                    except Exception:  # noqa: BLE001 - one bad callback must not stop it
-                        log.exception("event listener callback failed")
+                    yield events
+        finally:
             self._drop()
+
+    def __iter__(self) -> Iterator[GeoEvent]:
+        for events in self.batches():
+            for event in events:
+                yield event
+                if self.closed:
+                    return
+
+    def run_in_thread(self, callback: Callable[[list[GeoEvent]], None]) -> threading.Thread:
+        """Call ``callback(events)`` for each group of new events, in a daemon thread."""
+        def loop() -> None:
+            for events in self.batches():
+                try:
+                    callback(events)
+                except Exception:  # noqa: BLE001 - one bad callback must not stop it
+                    log.exception("event listener callback failed")
 
         self._thread = threading.Thread(target=loop, name="vigil-listener", daemon=True)
         self._thread.start()
