@@ -251,8 +251,14 @@ def test_live_sockets_lose_access_at_once(live_server, conn, walls) -> None:
     update_user(conn, "commander", wards=[WARD_B])       # the users table (issue 6)
     revoke_kiosk_tokens(conn, "wall")                    # the kiosk token is revoked
     conn.commit()
-    assert pump.recheck() == 2
+    # No periodic re-check here (SESSION_RECHECK_S=0): the vigil_access NOTIFY alone
+    # must close the wall's socket and move the commander's to the new ward's room.
     wall.wait(lambda: not wall.sio.connected, "the wall's socket to close")
+    sid = commander.sio.get_sid()
+    deadline = time.monotonic() + WAIT_S
+    while pump.clients[sid][1] != f"ward:{WARD_B}":
+        assert time.monotonic() < deadline, "the commander's socket was not moved"
+        time.sleep(0.02)
     b = insert_event(conn, "cam-b", "fight", WARD_B)
     a = insert_event(conn, "cam-a", "fight", WARD_A)
     commander.wait(lambda: b in commander.ids(), "the new ward's event")
