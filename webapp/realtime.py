@@ -275,8 +275,11 @@ class EventPump:
                     while not self._stopped.is_set():
                         if any(True for _n in conn.notifies(timeout=1.0)):
                             self.recheck()
-            except Exception:  # noqa: BLE001 - the database may be away; try again
-                log.warning("listening for access changes failed; retrying", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - the database may be away; try again
+                if self._stopped.is_set():
+                    break                      # shutting down: the connection went with it
+                log.warning("listening for access changes failed (%s); retrying in 5 s",
+                            str(exc).strip())
                 self._stopped.wait(5.0)
 
     def _recheck_loop(self, every: float) -> None:
