@@ -53,9 +53,11 @@ _NOTE = {"type": "string", "maxLength": 2000}
 
 def _op(summary: str, permission: str, responses: dict[str, Any],
         parameters: list[dict[str, Any]] | None = None, tag: str = "map",
-        body: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] | None = None, audited: bool = False) -> dict[str, Any]:
+    """One operation: its permission (and whether it is audited) in the description."""
     op: dict[str, Any] = {"summary": summary, "tags": [tag],
-                          "description": f"Permission: `{permission}`.",
+                          "description": f"Permission: `{permission}`."
+                                         + (" Audited." if audited else ""),
                           "responses": {**responses, **_ERRORS}}
     if parameters:
         op["parameters"] = parameters

@@ -248,20 +248,12 @@ def precision() -> Response:
 
 def openapi_paths() -> dict:
     """This blueprint's paths for the OpenAPI document (:mod:`webapp.api.openapi`)."""
-    from webapp.api.openapi import _ERRORS, _NOT_FOUND, _WINDOW, _json, _p, _q
+    from webapp.api.openapi import _NOT_FOUND, _WINDOW, _json, _op, _p, _q
 
     def op(summary: str, permission: str, responses: dict, parameters: list | None = None,
            body: dict | None = None) -> dict:
-        doc = {"summary": summary, "tags": ["recognition"],
-               "description": f"Permission: `{permission}`. Audited.",
-               "responses": {**responses, **_ERRORS}}
-        if parameters:
-            doc["parameters"] = parameters
-        if body is not None:
-            doc["requestBody"] = {"required": True,
-                                  "content": {"application/json": {"schema": body}}}
-            doc["security"] = [{"session": [], "csrf": []}]
-        return doc
+        return _op(summary, permission, responses, parameters, "recognition", body,
+                   audited=True)
 
     obj = {"type": "object"}
     person_id = _p("person_id", {"type": "integer", "minimum": 1}, "Watchlist person id.")

@@ -7,20 +7,11 @@ from typing import Any
 
 def openapi_paths() -> dict[str, Any]:
     """Users, tokens, kiosk tokens and the audit log (permission ``admin``)."""
-    from webapp.api.openapi import _ERRORS, _NOT_FOUND, _json, _p, _q
+    from webapp.api.openapi import _NOT_FOUND, _json, _op, _p, _q
 
     def op(summary: str, responses: dict, parameters: list | None = None,
            body: dict | None = None) -> dict:
-        doc: dict[str, Any] = {"summary": summary, "tags": ["admin"],
-                               "description": "Permission: `admin`. Audited.",
-                               "responses": {**responses, **_ERRORS}}
-        if parameters:
-            doc["parameters"] = parameters
-        if body is not None:
-            doc["requestBody"] = {"required": True,
-                                  "content": {"application/json": {"schema": body}}}
-            doc["security"] = [{"session": [], "csrf": []}]
-        return doc
+        return _op(summary, "admin", responses, parameters, "admin", body, audited=True)
 
     obj = {"type": "object"}
     wards = {"type": ["array", "null"], "items": {"type": "string", "minLength": 1,
