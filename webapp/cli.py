@@ -35,25 +35,22 @@ def bench() -> None:
     """Benchmarks that print figures (not tests)."""
 
 
-# Each package keeps its commands beside the code they drive; one line each here.
+# Each package keeps its commands beside the code they drive; they are gathered here.
 # (Only this CLI may import analytics/ from webapp/.)
 from analytics.cli import analytics_bench, workers_command  # noqa: E402
 from store.cli import db_group, store_bench  # noqa: E402
+from webapp.commands import serve_command, web_bench  # noqa: E402
 from webapp.demo.command import demo_command  # noqa: E402
 from webapp.gis_cli import gis_group, report_group  # noqa: E402
-from webapp.commands import serve_command, web_bench  # noqa: E402
-
-main.add_command(db_group)
-main.add_command(workers_command), bench.add_command(analytics_bench)
-main.add_command(demo_command)
-main.add_command(gis_group), main.add_command(report_group)
-bench.add_command(store_bench)
-main.add_command(serve_command), bench.add_command(web_bench)
-from webapp.recognition_cli import hotlist_group, recognition_bench, watchlist_group  # noqa: E402,E501
-main.add_command(watchlist_group), main.add_command(hotlist_group)
-bench.add_command(recognition_bench)
+from webapp.recognition_cli import (  # noqa: E402
+    hotlist_group, recognition_bench, watchlist_group)
 from webapp.users_cli import tokens_group, users_group  # noqa: E402
-main.add_command(users_group), main.add_command(tokens_group)
+
+for _command in (db_group, serve_command, workers_command, demo_command, gis_group,
+                 report_group, users_group, tokens_group, watchlist_group, hotlist_group):
+    main.add_command(_command)
+for _command in (store_bench, analytics_bench, web_bench, recognition_bench):
+    bench.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
