@@ -67,12 +67,18 @@ def merge_new(conn: psycopg.Connection, radius_m: float = 300.0, window_s: float
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (MERGE_LOCK_KEY,))
         last = conn.execute("SELECT last_event_id FROM incident_state").fetchone()[0]
+        # The newest committed id first, then the alerts up to it: each statement sees
+        # its own snapshot, and a batch committed between the two must not move the
+        # watermark past alerts this round did not read. (Ids are committed in order,
+        # so every id up to ``newest`` is visible to the second statement.)
+        newest = conn.execute("SELECT coalesce(max(id), %s) FROM events WHERE id > %s",
+                              (last, last)).fetchone()[0]
         rows = conn.execute(
             "SELECT id, ts, camera_id, kind, severity, lon, lat, ward_id, "
-            "attributes ->> 'rule' FROM events WHERE id > %s AND kind = ANY(%s) "
-            "ORDER BY id LIMIT %s", (last, alert_kinds, batch)).fetchall()
-        top = conn.execute("SELECT coalesce(max(id), %s) FROM events WHERE id > %s",
-                           (last, last)).fetchone()[0] if len(rows) < batch else rows[-1][0]
+            "attributes ->> 'rule' FROM events WHERE id > %s AND id <= %s "
+            "AND kind = ANY(%s) ORDER BY id LIMIT %s",
+            (last, newest, alert_kinds, batch)).fetchall()
+        top = newest if len(rows) < batch else rows[-1][0]
         if rows:
             since = min(r[1] for r in rows) - window
             open_ = [_Open(*r) for r in conn.execute(
