@@ -198,8 +198,18 @@ def test_unreadable_spill_file_is_set_aside(db_url, settings, conn, tmp_path):
     dead = "postgresql://postgres@/postgres?host=" + str(tmp_path / "nowhere")
     (tmp_path / "nowhere").mkdir()
     w1 = EventWriter(dead, settings, memory_events=1000)
-    for i in range(2500):
-        w1.submit(event(i, track_id=i))
+    def wait_for(counter: str) -> None:
+        deadline = time.monotonic() + 30
+        while not getattr(w1.stats, counter) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    # A first batch fails and is held for retry; what arrives after it waits in memory
+    # and, past memory_events, is spilled at the next retry.
+    w1.submit_many(event(i, track_id=i) for i in range(10))
+    w1.flush(0)
+    wait_for("retries")
+    w1.submit_many(event(i, track_id=i) for i in range(10, 2500))
+    wait_for("spilled")
     assert not w1.close(timeout=0.5)
     files = sorted((settings.state_dir / "spill").glob("*.spill"))
     assert len(files) >= 2
