@@ -74,6 +74,12 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: GeoEvent attributes that identify a person (plates, watchlist matches): sent only to
+#: principals with ``evidence`` (admin, commander, operator, evidence-scoped API tokens).
+PERSONAL_ATTRIBUTES = frozenset({"plate", "plate_compact", "hotlist", "person_id",
+                                 "person_name", "name", "face_id"})
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """A signed-in user, kiosk or API client: name, role and ward scope (None = all)."""
@@ -92,6 +98,12 @@ class Principal:
         if self.scopes is not None:
             return permission in self.scopes and permission in ("view", "plan", "evidence")
         return self.role in PERMISSIONS.get(permission, ())
+
+    @property
+    def sees_personal(self) -> bool:
+        """Whether plates and watchlist identities may reach this principal (not the
+        wall, not planners: they get events with :data:`PERSONAL_ATTRIBUTES` removed)."""
+        return self.can("evidence")
 
     def sees_ward(self, ward_id: str | None) -> bool:
         """Whether an object in ``ward_id`` is within scope (unwarded: unscoped users only)."""
@@ -178,6 +190,22 @@ def require_ward(principal: Principal, ward_id: str | None, what: str) -> None:
     """Refuse (404, so scope does not leak existence) an object outside the ward scope."""
     if not principal.sees_ward(ward_id):
         raise ApiError(404, f"{what} not found")
+
+
+def redact_event(doc: dict[str, Any]) -> dict[str, Any]:
+    """``GeoEvent.to_json()`` without the personal attributes (a new dict; ``doc`` is not
+    changed); ``redacted`` lists what was taken out."""
+    attributes = doc.get("attributes") or {}
+    removed = sorted(PERSONAL_ATTRIBUTES.intersection(attributes))
+    if not removed:
+        return doc
+    return {**doc, "attributes": {k: v for k, v in attributes.items()
+                                  if k not in PERSONAL_ATTRIBUTES}, "redacted": removed}
+
+
+def event_for(principal: Principal | None, doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` as ``principal`` may see it (redacted unless it :attr:`sees_personal`)."""
+    return doc if principal is not None and principal.sees_personal else redact_event(doc)
 
 
 def csrf_token() -> str:

@@ -73,7 +73,8 @@ def test_plate_search_is_partial_scoped_and_audited(app, seeded, conn):
     assert bad.status_code == 400 and bad.json["error"]["details"]["parameter"] == "plate"
     csv = op.get("/api/v1/recognition/plates?plate=123.46&format=csv")
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
-    lines = csv.data.decode().splitlines()
+    assert csv.data.startswith("\ufeff".encode())         # UTF-8 with BOM for Excel
+    lines = csv.data.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("event_id,ts,kind,plate") and len(lines) == 2
     assert ",plate_read,51G-123.46,," in lines[1] and ",cam-b,ward-b," in lines[1]
     assert op.get("/api/v1/recognition/plates?plate=1&format=xml").status_code == 400

@@ -45,6 +45,7 @@ TABLE = {
     ("GET", "/api/v1/heatmap/incidents"): "view",
     ("GET", "/api/v1/heatmap/crowd"): "view",
     ("GET", "/api/v1/events"): "view",
+    ("GET", "/api/v1/events/export"): "view",
     ("GET", "/api/v1/events/<int:event_id>"): "view",
     ("GET", "/api/v1/events/<int:event_id>/evidence"): "evidence",
     ("GET", "/api/v1/cameras"): "view",

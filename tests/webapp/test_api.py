@@ -196,3 +196,100 @@ def test_events_from_a_camera_clock_running_ahead_are_listed(seeded: Flask, conn
     client = seeded.test_client()
     login(client, "operator")
     assert [e["id"] for e in client.get("/api/v1/events").json["events"]] == [ahead]
+
+
+def _event_with(conn, camera_id: str, kind: str, ward_id: str | None, attributes: dict,
+                zone_id: str | None = None, minutes_ago: int = 1) -> int:
+    """An event with attributes (a plate read, a watchlist match …), committed."""
+    import json
+
+    from store.model import EVENT_KINDS
+    with conn.transaction():
+        return conn.execute(
+            "INSERT INTO events (ts, camera_id, kind, severity, lon, lat, ward_id, zone_id, "
+            "attributes) VALUES (%s, %s, %s, %s, 103.96, 10.22, %s, %s, %s::jsonb) "
+            "RETURNING id", (datetime.now(timezone.utc) - timedelta(minutes=minutes_ago),
+                             camera_id, kind, int(EVENT_KINDS[kind].severity), ward_id,
+                             zone_id, json.dumps(attributes))).fetchone()[0]
+
+
+def _audit_rows(conn, action: str) -> list[dict]:
+    from store.audit import recent
+    return [r for r in recent(conn, limit=100) if r["action"] == action]
+
+
+def test_event_export_csv_json_scope_and_audit(seeded: Flask, conn, login) -> None:
+    import csv
+    import io
+    plate = _event_with(conn, "cam-a", "plate_read", WARD_A,
+                        {"plate": "51G-123.45", "plate_compact": "51G12345",
+                         "province": "TP. Hồ Chí Minh", "note": "=HYPERLINK(\"x\")"},
+                        zone_id="night-market")
+    fight = _event_with(conn, "cam-a", "fight", WARD_A, {"rule": "@cmd"}, minutes_ago=2)
+    other = _event_with(conn, "cam-b", "plate_read", WARD_B, {"plate": "59-X3 123.45"})
+    commander = seeded.test_client()
+    login(commander, "commander")                                   # ward A only
+    r = commander.get("/api/v1/events/export?format=csv&hours=1")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert r.headers["Content-Disposition"].startswith("attachment; filename=events-")
+    assert r.data.startswith("\ufeff".encode())                     # Excel reads UTF-8
+    rows = list(csv.DictReader(io.StringIO(r.data.decode("utf-8-sig"))))
+    assert [int(row["event_id"]) for row in rows] == [fight, plate]  # id order; not B's
+    assert rows[1]["plate"] == "51G-123.45" and rows[1]["zone_id"] == "night-market"
+    assert "TP. Hồ Chí Minh" in rows[1]["attributes"]
+    assert rows[1]["alert_status"] == "" and rows[0]["alert_status"] == "new"
+    only = commander.get("/api/v1/events/export?kind=fight&zone=&ward=ward-a").data
+    assert only.decode("utf-8-sig").count("\n") == 2               # header + the fight
+    js = commander.get("/api/v1/events/export?format=json&kind=plate_read")
+    assert js.status_code == 200 and js.mimetype == "application/json"
+    assert [e["id"] for e in js.json["events"]] == [plate] and js.json["count"] == 1
+    assert js.json["events"][0]["attributes"]["plate"] == "51G-123.45"
+    assert js.json["filters"]["kinds"] == ["plate_read"]
+    admin = seeded.test_client()
+    login(admin, "admin")
+    everything = admin.get("/api/v1/events/export?format=json").json
+    assert {e["id"] for e in everything["events"]} == {plate, fight, other}
+    assert commander.get("/api/v1/events/export?format=xlsx").status_code == 400
+    assert commander.get("/api/v1/events/export?kind=party").status_code == 400
+    audited = _audit_rows(conn, "events.export")
+    assert [(a["actor"], a["detail"]["format"], a["detail"]["rows"]) for a in audited] == [
+        ("admin", "json", 3), ("commander", "json", 1), ("commander", "csv", 1),
+        ("commander", "csv", 2)]
+    assert audited[-1]["detail"]["filters"]["scope"] == [WARD_A]
+    assert audited[1]["detail"]["filters"]["kinds"] == ["plate_read"]
+    assert audited[-1]["remote"] == "127.0.0.1" and audited[-1]["outcome"] == "ok"
+
+
+def test_event_export_cells_cannot_be_formulas(seeded: Flask, conn, login) -> None:
+    import csv
+    import io
+    for camera_name in ("=1+2", "+SUM(A1)", "-2+3", "@cmd", "\t=x"):
+        _event_with(conn, "cam-a", "fight", WARD_A, {"rule": camera_name})
+    client = seeded.test_client()
+    login(client, "admin")
+    text = client.get("/api/v1/events/export").data.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))[1:]
+    cells = [cell for row in rows for cell in row]
+    assert len(rows) == 5
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], cells
+    assert all(row[-1].startswith("'{") or row[-1].startswith("{") for row in rows)
+
+
+def test_event_export_refuses_above_the_row_cap(make_app, db_url, conn, login) -> None:
+    seed_areas(conn)
+    app = make_app(db_url, EXPORT_MAX_ROWS=2)
+    for i in range(3):
+        insert_event(conn, "cam-a", "fight", WARD_A)
+    client = app.test_client()
+    login(client, "operator")
+    refused = client.get("/api/v1/events/export?format=csv")
+    assert refused.status_code == 400
+    assert "more than 2 events" in refused.json["error"]["message"]
+    assert refused.json["error"]["details"]["max_rows"] == 2
+    assert client.get("/api/v1/events/export?format=csv&severity_min=4").status_code == 400
+    narrowed = client.get("/api/v1/events/export?format=json&camera=cam-b")
+    assert narrowed.status_code == 200 and narrowed.json["count"] == 0
+    audited = _audit_rows(conn, "events.export")
+    assert [(a["outcome"], a["detail"]["rows"]) for a in audited] == [("ok", 0),
+                                                                     ("failed", None)]
+    assert audited[1]["detail"]["reason"] == "more than 2 rows"

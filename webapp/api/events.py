@@ -1,7 +1,16 @@
-"""Events: filtered, keyset-paged lists; one event with its alert history and evidence."""
+"""Events: filtered, keyset-paged lists and exports; one event with its alert history
+and evidence.
+
+Plates and watchlist identities in event attributes are personal data: principals without
+``evidence`` (the wall, planners) get every event through :func:`webapp.access.event_for`,
+which removes them. Exports (``GET /events/export``, CSV or JSON) take the same filters
+and the same ward scope as the list, refuse more than ``EXPORT_MAX_ROWS`` rows with a
+message saying so, and are written to the audit log with their filters and row count.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -10,25 +19,46 @@ from flask import Response, current_app, send_file, url_for
 from store import webqueries as q
 from store.alerts import alert_history, alert_states
 from store.model import EVENT_KINDS, GeoEvent
-from webapp.access import allow, audit, require, require_ward
+from webapp.access import (Principal, allow, audit, current_principal, event_for, require,
+                           require_ward)
 from webapp.api import bp
+from webapp.api.export import csv_response, json_response
 from webapp.api.params import boolean, choice_list, integer, window
 from webapp.db import get_db
 from webapp.errors import ApiError
 from webapp.evidence import resolve_evidence
 
 ALERT_STATUSES = ("new", "acknowledged", "assigned", "resolved")
+#: Default most rows in one export (``EXPORT_MAX_ROWS`` in the app config overrides it).
+EXPORT_MAX_ROWS = 10_000
+EXPORT_COLUMNS = ("event_id", "ts", "kind", "severity", "alert_status", "camera_id",
+                  "ward_id", "zone_id", "lon", "lat", "value", "track_id", "plate",
+                  "person_id", "evidence_url", "attributes")
 
 
 def page_json(rows: list[tuple[GeoEvent, dict | None]], limit: int) -> dict[str, Any]:
-    """A page of events as the API sends it; ``next_before`` is the cursor or None."""
+    """A page of events as the API sends it to the current principal (personal
+    attributes removed for those without ``evidence``); ``next_before`` is the cursor."""
+    principal = current_principal()
     events = []
     for event, state in rows:
-        doc = event.to_json()
+        doc = event_for(principal, event.to_json())
         doc["alert"] = state
         events.append(doc)
     next_before = rows[-1][0].id if len(rows) == limit and rows else None
     return {"events": events, "next_before": next_before}
+
+
+def _event_filter(principal: Principal, limit: int, before_id: int | None) -> q.EventFilter:
+    """The list's query parameters as a filter within ``principal``'s ward scope."""
+    since, until = window(default_hours=24)
+    return q.EventFilter(
+        since=since, until=until, wards=principal.wards,
+        ward_ids=choice_list("ward"), zone_ids=choice_list("zone"),
+        camera_ids=choice_list("camera"), kinds=choice_list("kind", EVENT_KINDS),
+        severity_min=integer("severity_min", None, lo=0, hi=3),
+        alerts_only=boolean("alerts_only"), statuses=choice_list("status", ALERT_STATUSES),
+        before_id=before_id, limit=limit)
 
 
 @bp.get("/events")
@@ -36,17 +66,62 @@ def page_json(rows: list[tuple[GeoEvent, dict | None]], limit: int) -> dict[str,
 def events() -> Response:
     """Events in scope matching the filters, newest first."""
     principal = require("view")
-    since, until = window(default_hours=24)
     limit = integer("limit", 200, lo=1, hi=1000)
-    severity = integer("severity_min", None, lo=0, hi=3)
-    rows = q.event_page(get_db(), q.EventFilter(
-        since=since, until=until, wards=principal.wards,
-        ward_ids=choice_list("ward"), zone_ids=choice_list("zone"),
-        camera_ids=choice_list("camera"), kinds=choice_list("kind", EVENT_KINDS),
-        severity_min=severity, alerts_only=boolean("alerts_only"),
-        statuses=choice_list("status", ALERT_STATUSES),
-        before_id=integer("before", None, lo=1), limit=limit))
+    rows = q.event_page(get_db(), _event_filter(principal, limit,
+                                                integer("before", None, lo=1)))
     return page_json(rows, limit)
+
+
+def _filters_json(f: q.EventFilter) -> dict[str, Any]:
+    """What an export asked for (and the ward scope it ran in), as the audit row keeps it."""
+    doc: dict[str, Any] = {"since": f.since.isoformat(), "until": f.until.isoformat(),
+                           "scope": None if f.wards is None else sorted(f.wards)}
+    for key in ("ward_ids", "zone_ids", "camera_ids", "kinds", "statuses"):
+        if getattr(f, key):
+            doc[key] = list(getattr(f, key))
+    if f.severity_min is not None:
+        doc["severity_min"] = f.severity_min
+    if f.alerts_only:
+        doc["alerts_only"] = True
+    return doc
+
+
+@bp.get("/events/export")
+@allow("view")
+def events_export() -> Response:
+    """The filtered events as a CSV (``format=csv``, default) or JSON file; audited."""
+    principal = require("view")
+    fmt = (choice_list("format", ("csv", "json")) or ["csv"])[-1]
+    cap = int(current_app.config.get("EXPORT_MAX_ROWS", EXPORT_MAX_ROWS))
+    f = _event_filter(principal, cap + 1, None)
+    rows = q.event_page(get_db(), f)
+    filters = _filters_json(f)
+    if len(rows) > cap:
+        audit("events.export", f"events.{fmt}", outcome="failed",
+              detail={"format": fmt, "filters": filters, "rows": None,
+                      "reason": f"more than {cap} rows"})
+        raise ApiError(400, f"more than {cap} events match these filters and an export "
+                            f"holds at most {cap}: narrow the time window, or choose a "
+                            "ward, zone, kind or camera", max_rows=cap)
+    audit("events.export", f"events.{fmt}",
+          detail={"format": fmt, "filters": filters, "rows": len(rows)})
+    docs = []
+    for event, state in rows:
+        doc = event_for(principal, event.to_json())
+        doc["alert"] = state
+        doc["evidence_url"] = url_for("api.event_evidence", event_id=event.id) \
+            if event.evidence is not None and principal.can("evidence") else None
+        docs.append(doc)
+    now = datetime.now(timezone.utc)
+    name = f"events-{now:%Y%m%dT%H%M%SZ}.{fmt}"
+    if fmt == "json":
+        return json_response({"exported_at": now.isoformat(), "exported_by": principal.name,
+                              "filters": filters, "count": len(docs), "events": docs}, name)
+    return csv_response(EXPORT_COLUMNS, (
+        [d["id"], d["ts"], d["kind"], d["severity"], (d["alert"] or {}).get("status"),
+         d["camera_id"], d["ward_id"], d["zone_id"], d["lon"], d["lat"], d["value"],
+         d["track_id"], d["attributes"].get("plate"), d["attributes"].get("person_id"),
+         d["evidence_url"], d["attributes"] or None] for d in docs), name)
 
 
 def _event(event_id: int) -> GeoEvent:
@@ -64,7 +139,7 @@ def event_detail(event_id: int) -> Response:
     """One event, its alert state and the history of actions on it."""
     principal = require("view")
     event = _event(event_id)
-    doc = event.to_json()
+    doc = event_for(principal, event.to_json())
     doc["alert"] = None
     if event.spec.is_alert:
         state = alert_states(get_db(), [event_id]).get(event_id)

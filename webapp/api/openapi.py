@@ -129,6 +129,22 @@ def _paths() -> dict[str, Any]:
              _q("before", _INT, "Cursor: only events with a smaller id."),
              _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
                 "Page size (default 200).")], "events")},
+        "/events/export": {"get": _op(
+            "The filtered events as a file: CSV (UTF-8 with BOM, formula-safe) or JSON; "
+            "at most EXPORT_MAX_ROWS (10,000) rows, else 400 naming the limit", "view",
+            {"200": {"description": "The export", "content": {
+                "text/csv": {"schema": _STR}, "application/json": {"schema": {
+                    "type": "object"}}}}},
+            [_q("format", {"type": "string", "enum": ["csv", "json"]}, "Default csv."),
+             _q("ward", _STR, "Ward id(s)."), _q("zone", _STR, "Zone id(s)."),
+             _q("camera", _STR, "Camera id(s)."),
+             _q("kind", {"type": "string", "enum": _KINDS}, "Event kind(s)."),
+             _q("severity_min", {"type": "integer", "minimum": 0, "maximum": 3},
+                "Lowest severity."),
+             _q("alerts_only", {"type": "boolean"}, "Only alert kinds."),
+             _q("status", {"type": "string", "enum": ["new", "acknowledged", "assigned",
+                                                      "resolved"]}, "Alert status(es)."),
+             *_WINDOW], "events", audited=True)},
         "/events/{event_id}": {"get": _op(
             "One event with its alert state and action history", "view",
             {"200": _json(_ref("EventDetail")), **_NOT_FOUND}, [_EVENT_ID], "events")},

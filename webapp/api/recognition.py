@@ -18,6 +18,7 @@ from flask import Blueprint, Response, request
 
 from store import watchlist as wl
 from webapp.access import allow, require
+from webapp.api.export import csv_response
 from webapp.api.params import choice_list, integer, json_body, window
 from webapp.db import get_db
 from webapp.errors import ApiError
@@ -78,22 +79,12 @@ def plate_search() -> Response:
 
 
 def _csv(events: list) -> Response:
-    import csv
-    import io
-
-    buf = io.StringIO()
-    out = csv.writer(buf)
-    out.writerow(["event_id", "ts", "kind", "plate", "province", "vehicle", "camera_id",
-                  "ward_id", "lon", "lat", "confidence"])
-    for e in events:
-        a = e.attributes
-        out.writerow([e.id, e.ts.isoformat(), e.kind, a.get("plate"), a.get("province"),
-                      a.get("vehicle"), e.camera_id, e.ward_id, e.lon, e.lat,
-                      a.get("confidence")])
-    response = Response(buf.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = "attachment; filename=plates.csv"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return csv_response(
+        ["event_id", "ts", "kind", "plate", "province", "vehicle", "camera_id", "ward_id",
+         "lon", "lat", "confidence"],
+        ([e.id, e.ts.isoformat(), e.kind, e.attributes.get("plate"),
+          e.attributes.get("province"), e.attributes.get("vehicle"), e.camera_id, e.ward_id,
+          e.lon, e.lat, e.attributes.get("confidence")] for e in events), "plates.csv")
 
 
 @bp.get("/hotlist")

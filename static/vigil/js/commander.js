@@ -249,6 +249,37 @@ async function loadHeat() {
   }
 }
 
+/** Download the events matching the filters (every kind, not only alerts) as a file;
+ * the server audits it and says so when the filters match too many rows. */
+async function exportEvents(format) {
+  const f = filters();
+  const query = new URLSearchParams({ format, since: f.since });
+  for (const key of ["ward", "zone", "kind", "severity_min"]) {
+    if (f[key]) query.set(key, f[key]);
+  }
+  const base = (config.api && config.api.events) || "/api/v1/events";
+  try {
+    const response = await fetch(`${base}/export?${query}`, { credentials: "same-origin" });
+    if (!response.ok) {
+      let message = response.statusText;
+      try {
+        message = (await response.json()).error.message || message;
+      } catch (err) { /* not JSON: keep the status text */ }
+      throw new Error(message);
+    }
+    const disposition = response.headers.get("Content-Disposition") || "";
+    const link = el("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = (disposition.match(/filename=([^;]+)/) || [])[1] || `events.${format}`;
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+  } catch (err) {
+    notify(t("Could not export: {reason}", { reason: err.message }), "error");
+  }
+}
+
 async function act(id, action, assignee) {
   const body = assignee ? { assignee } : {};
   try {
@@ -420,6 +451,9 @@ async function start() {
     }
     reload();
   });
+  for (const button of document.querySelectorAll(".cmd-export button")) {
+    button.addEventListener("click", () => exportEvents(button.dataset.format));
+  }
   document.getElementById("t-heat").addEventListener("change", (e) => {
     if (e.target.checked) heat.show(); else heat.hide();
   });
