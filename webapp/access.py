@@ -19,6 +19,12 @@ api        read-only machine client: only its token's scopes (view, plan, eviden
 Ward scope: ``Principal.wards`` is ``None`` (all wards) or a frozenset of ward ids; the
 API and the socket rooms filter by it on the server.
 
+Personal data: plates and watchlist identities in event attributes
+(:data:`PERSONAL_ATTRIBUTES`) reach only principals with ``evidence``
+(:attr:`Principal.sees_personal`); every event the API, exports and sockets send passes
+through :func:`event_for`, which removes them for the wall, planners and tokens without
+the ``evidence`` scope.
+
 Sign-in (issue 6): users live in the ``users`` table (:mod:`webapp.auth.directory`;
 scrypt hashes), sessions are Flask-Login's in the signed session cookie and end after
 ``SESSION_IDLE_S`` seconds without a request, or at once when the user is disabled or

@@ -28,9 +28,12 @@ Live sessions are re-checked every ``SESSION_RECHECK_S`` seconds (and at once th
 changed ward scope moves the socket to its new room.
 
 Rooms: each client joins exactly one room named after its ward scope — ``wards:all``
-for unscoped users (admin, operator, planner, wall), ``ward:<id>`` for a commander of one
-ward, ``ward:<a>+<b>`` for several — so each batch reaches each client as one message in
-id order. Events without a ward go to ``wards:all`` only.
+for unscoped users (admin, operator), ``ward:<id>`` for a commander of one ward,
+``ward:<a>+<b>`` for several — so each batch reaches each client as one message in id
+order. Events without a ward go to the all-wards rooms only. Principals who may not see
+personal data (the wall, planners: no ``evidence`` permission) join the same scope
+prefixed ``redacted:`` (``redacted:wards:all``) and receive every event, live and
+replayed, with plates and watchlist identities removed (:func:`webapp.access.event_for`).
 
 Throughput: :class:`store.listener.EventListener` wakes on the writer's one NOTIFY per
 committed batch and hands over every event committed since (id order); the pump
@@ -63,7 +66,8 @@ from flask_socketio import ConnectionRefusedError
 
 from store.model import GeoEvent
 from webapp import socketio
-from webapp.access import ALL_WARDS_ROOM, Principal, socket_principal
+from webapp.access import (ALL_WARDS_ROOM, Principal, event_for, redact_event,
+                           socket_principal)
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +75,16 @@ NOT_REPLAYED = frozenset({"crowd_sample"})
 BATCH_MAX = 500
 
 
+REDACTED_PREFIX = "redacted:"
+
+
 def scope_room(principal: Principal) -> str:
-    """The one room a principal's socket joins."""
+    """The one room a principal's socket joins (its ward scope; ``redacted:`` first for
+    those who may not see personal data)."""
+    prefix = "" if principal.sees_personal else REDACTED_PREFIX
     if principal.wards is None:
-        return ALL_WARDS_ROOM
-    return "ward:" + "+".join(sorted(principal.wards))
+        return prefix + ALL_WARDS_ROOM
+    return prefix + "ward:" + "+".join(sorted(principal.wards))
 
 
 def _in_scope(event_ward: str | None, wards: frozenset[str] | None) -> bool:
@@ -90,7 +99,7 @@ class EventPump:
         self.server = server              # this app's python-socketio Server
         self.lock = threading.Lock()      # held while emitting and while a client joins
         self.watermark = 0                # id of the last event handled live
-        self.rooms: dict[str, frozenset[str] | None] = {}
+        self.rooms: dict[str, tuple[frozenset[str] | None, bool]] = {}  # wards, personal
         self.members: dict[str, int] = {}
         self.clients: dict[str, tuple[Principal, str | None]] = {}
         self._listener: Any = None
@@ -153,10 +162,12 @@ class EventPump:
             if self._throttled(event, throttle, now):
                 self.stats["throttled"] += 1
                 continue
-            events.append((event.ward_id, event.to_json()))   # serialised once
+            doc = event.to_json()                              # serialised once
+            events.append((event.ward_id, doc, redact_event(doc)))
         with self.lock:
-            for room, wards in list(self.rooms.items()):
-                chosen = [doc for ward, doc in events if _in_scope(ward, wards)]
+            for room, (wards, personal) in list(self.rooms.items()):
+                chosen = [full if personal else redacted for ward, full, redacted in events
+                          if _in_scope(ward, wards)]
                 if chosen:
                     self.server.emit("geo_events", {"replay": False, "events": chosen}, to=room)
                     self.stats["emitted_messages"] += 1
@@ -166,7 +177,7 @@ class EventPump:
     def broadcast(self, name: str, payload: dict[str, Any], ward_id: str | None) -> None:
         """Send ``payload`` to every room whose scope includes ``ward_id``."""
         with self.lock:
-            for room, wards in list(self.rooms.items()):
+            for room, (wards, _personal) in list(self.rooms.items()):
                 if _in_scope(ward_id, wards):
                     self.server.emit(name, payload, to=room)
 
@@ -204,7 +215,7 @@ class EventPump:
             events = events_since(conn, after, 1000)
             if not events:
                 break
-            chosen = [e.to_json() for e in events
+            chosen = [event_for(principal, e.to_json()) for e in events
                       if e.id is not None and e.id <= until and e.kind not in NOT_REPLAYED
                       and principal.sees_ward(e.ward_id)]
             after = min(max(e.id or 0 for e in events), until)
@@ -230,7 +241,7 @@ class EventPump:
         except ValueError:                # closed while subscribing (page reload)
             log.debug("socket %s closed before it joined %s", sid, room)
             return
-        self.rooms[room] = principal.wards
+        self.rooms[room] = (principal.wards, principal.sees_personal)
         self.members[room] = self.members.get(room, 0) + 1
         self.clients[sid] = (principal, room)
 

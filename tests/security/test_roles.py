@@ -170,7 +170,8 @@ def test_socket_connect_and_subscribe_by_role(live_server, conn, role: str) -> N
                    wait_timeout=10)
     try:
         ack = client.call("subscribe", {"after_id": None}, timeout=10)
-        expected = f"ward:{WARD_A}" if role == "commander" else "wards:all"
+        expected = {"commander": f"ward:{WARD_A}", "planner": "redacted:wards:all",
+                    "wall": "redacted:wards:all"}.get(role, "wards:all")
         assert ack["room"] == expected
     finally:
         client.disconnect()
