@@ -7,8 +7,8 @@ default), dropped and re-made each run:
    flushed and committed; events/s from the first submit to the last commit;
 2. raw COPY: the same rows as ready-made tuples through psycopg's binary COPY;
 3. ``--events`` events over ``--days`` days from ``--cameras`` cameras generated in SQL,
-   rolled up, then ``--queries`` heatmap queries (random 1 h / 24 h / 7 d windows, all
-   kinds, one kind or one ward) timed for p50/p95.
+   rolled up, then ``--queries`` heatmap queries per window (random 1 h / 24 h / 7 d /
+   30 d windows; every kind, one kind, one ward, one kind in one ward) timed for p50/p95.
 """
 
 from __future__ import annotations
@@ -184,30 +184,39 @@ def generate_events(conn: psycopg.Connection, positions: list[tuple], n: int, da
     return end
 
 
+HEATMAP_WINDOWS = (("1 h", timedelta(hours=1)), ("24 h", timedelta(hours=24)),
+                   ("7 d", timedelta(days=7)), ("30 d", timedelta(days=30)))
+HEATMAP_FILTERS = ("every kind", "one kind", "one ward", "kind+ward")
+ROLLUP_TABLES = ("heatmap_rollup", "heatmap_cell_span", "heatmap_kind_span")
+
+
 def bench_heatmap(conn: psycopg.Connection, end: datetime, days: int, queries: int,
                   wards: list[str], echo: Callable[[str], None]) -> dict[str, tuple]:
-    """p50/p95 (ms) of heatmap queries per window length: the map's default heatmap
-    (every kind and ward) and filtered ones (one kind, or one ward)."""
+    """p50/p95 (ms) of heatmap queries per window length and filter: the map's default
+    heatmap (every kind and ward), one kind, one ward, and one kind in one ward."""
     rng = random.Random(11)
     results = {}
-    for label, window in (("1 h", timedelta(hours=1)), ("24 h", timedelta(hours=24)),
-                          ("7 d", timedelta(days=7))):
-        times: dict[str, list[float]] = {"all": [], "filtered": []}
+    for label, window in HEATMAP_WINDOWS:
+        times: dict[str, list[float]] = {f: [] for f in HEATMAP_FILTERS}
         cells = []
+        # Windows end anywhere in the period and lie inside it where they fit.
+        room = max(days * 86400 - window.total_seconds(), 86400)
         for q in range(queries):
-            stop = end - timedelta(seconds=rng.uniform(0, max(days - 7, 1) * 86400))
-            pick = q % 4
-            kinds = ["person_count"] if pick == 2 else None
-            ward = [rng.choice(wards)] if pick == 3 else None
+            stop = end - timedelta(seconds=rng.uniform(0, room))
+            pick = HEATMAP_FILTERS[q % len(HEATMAP_FILTERS)]
+            kinds = [rng.choice(AI_KINDS + TRAFFIC_KINDS)] \
+                if pick in ("one kind", "kind+ward") else None
+            ward = [rng.choice(wards)] if pick in ("one ward", "kind+ward") else None
             t0 = time.perf_counter()
             found = heatmap_cells(conn, stop - window, stop, kinds=kinds, ward_ids=ward)
-            ms = (time.perf_counter() - t0) * 1000
-            times["all" if pick < 2 else "filtered"].append(ms)
+            times[pick].append((time.perf_counter() - t0) * 1000)
             cells.append(len(found))
-        for kind, values in times.items():
+        for pick, values in times.items():
+            if not values:
+                continue
             p50, p95 = _percentile(values, 50), _percentile(values, 95)
-            results[f"{label} {kind}"] = (p50, p95)
-            echo(f"heatmap {label:>4} {kind:>8}: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+            results[f"{label} {pick}"] = (p50, p95)
+            echo(f"heatmap {label:>4} {pick:>10}: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
                  f"({len(values)} queries)")
         echo(f"          (median {int(statistics.median(cells))} cells per answer)")
     return results
@@ -216,7 +225,7 @@ def bench_heatmap(conn: psycopg.Connection, end: datetime, days: int, queries: i
 def _vacuum_rollups(url: str) -> None:
     """What the maintainer's hourly round does, so index-only scans are index-only."""
     with connect(url, autocommit=True) as auto:
-        for table in ("heatmap_rollup", "heatmap_cell_hour", "heatmap_cell_day"):
+        for table in ROLLUP_TABLES:
             auto.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(table)))
 
 
@@ -242,7 +251,8 @@ def run_bench(settings: Settings, n_events: int, writer_events: int, cameras: in
             upgrade(url)
             _vacuum_rollups(url)
             with connect(url) as conn:
-                n = conn.execute("SELECT sum(n) FROM heatmap_cell_day").fetchone()[0] or 0
+                n = conn.execute("SELECT sum(n) FROM heatmap_cell_span"
+                                 " WHERE span = '7 days'").fetchone()[0] or 0
                 echo(f"reusing {BENCH_DB}: {n:,} events rolled up")
                 heat = bench_heatmap(conn, _bench_end(conn), days, queries, wards, echo)
             return {"heatmap_ms": heat}
@@ -255,7 +265,8 @@ def run_bench(settings: Settings, n_events: int, writer_events: int, cameras: in
                  + f"; server {conn.info.server_version}")
         writer_rate, copy_rate, server_rate = bench_writer(url, settings, positions, writer_events, echo)
         with connect(url) as conn:
-            conn.execute("TRUNCATE events, heatmap_rollup, heatmap_cell_hour, heatmap_cell_day")
+            conn.execute(sql.SQL("TRUNCATE events, {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, ROLLUP_TABLES))))
             conn.execute("UPDATE rollup_state SET last_event_id = 0")
             conn.commit()
             echo(f"generating {n_events:,} events over {days} days from {cameras} cameras…")
@@ -265,8 +276,9 @@ def run_bench(settings: Settings, n_events: int, writer_events: int, cameras: in
             _vacuum_rollups(url)
             sizes = [conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
                 sql.Identifier(t))).fetchone()[0]
-                for t in ("heatmap_rollup", "heatmap_cell_hour", "heatmap_cell_day")]
-            echo("rollup rows: {:,} (15 min) / {:,} (cell-hour) / {:,} (cell-day)".format(*sizes))
+                for t in ROLLUP_TABLES]
+            echo("rollup rows: {:,} (15 min) / {:,} (cell spans) / {:,} (kind spans)".format(
+                *sizes))
             heat = bench_heatmap(conn, _bench_end(conn), days, queries, wards, echo)
     return {"writer_eps": writer_rate, "copy_eps": copy_rate, "server_eps": server_rate,
             "heatmap_ms": heat}

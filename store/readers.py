@@ -133,6 +133,11 @@ def _tail_from(conn: psycopg.Connection) -> int | None:
 
 _ORIGIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _HOUR, _DAY = timedelta(hours=1), timedelta(days=1)
+# The spans kept by vigil_refresh_heatmap (migrations/repeatable/events.sql), narrowest
+# first: heatmap_cell_span (every kind, per ward and cell) and heatmap_kind_span (per
+# kind, ward and cell). Narrower than these, heatmap_rollup's 15 minutes serve.
+CELL_SPANS = (_HOUR, 4 * _HOUR, _DAY, 7 * _DAY)
+KIND_SPANS = (4 * _HOUR, _DAY, 7 * _DAY)
 
 
 def _floor(t: datetime, step: timedelta) -> datetime:
@@ -144,18 +149,19 @@ def _ceil(t: datetime, step: timedelta) -> datetime:
     return f if f == t else f + step
 
 
-def _segments(lo: datetime, hi: datetime) -> list[tuple[str, datetime, datetime]]:
-    """Cover [lo, hi) (15-minute aligned) with day, hour and 15-minute rollup ranges."""
-    def hours(a: datetime, b: datetime) -> list[tuple[str, datetime, datetime]]:
-        ha, hb = _ceil(a, _HOUR), _floor(b, _HOUR)
-        if ha >= hb:
-            return [("heatmap_rollup", a, b)]
-        return [("heatmap_rollup", a, ha), ("heatmap_cell_hour", ha, hb),
-                ("heatmap_rollup", hb, b)]
-    da, db = _ceil(lo, _DAY), _floor(hi, _DAY)
-    parts = hours(lo, hi) if da >= db else \
-        hours(lo, da) + [("heatmap_cell_day", da, db)] + hours(db, hi)
-    return [p for p in parts if p[1] < p[2]]
+def _segments(lo: datetime, hi: datetime, spans: Sequence[timedelta] = CELL_SPANS
+              ) -> list[tuple[timedelta, datetime, datetime]]:
+    """Cover [lo, hi) (15-minute aligned) with the widest whole buckets of ``spans``
+    that fit, narrower ones towards the edges, 15-minute ones last: (span, from, to)."""
+    if lo >= hi:
+        return []
+    if not spans:
+        return [(ROLLUP_BUCKET, lo, hi)]
+    wide, narrower = spans[-1], spans[:-1]
+    a, b = _ceil(lo, wide), _floor(hi, wide)
+    if a >= b:
+        return _segments(lo, hi, narrower)
+    return _segments(lo, a, narrower) + [(wide, a, b)] + _segments(b, hi, narrower)
 
 
 def heatmap_cells(conn: psycopg.Connection, start: datetime, end: datetime,
@@ -163,27 +169,29 @@ def heatmap_cells(conn: psycopg.Connection, start: datetime, end: datetime,
                   ward_ids: Sequence[str] | None = None) -> list[HeatCell]:
     """Per-cell counts in [start, end) widened to whole 15-minute buckets.
 
-    Read from the rollups (per day and per hour where whole ones fit and no kind or ward
-    filter is given, else per 15 minutes) plus the events above the rollup watermark,
-    counted straight from ``events`` (by id, so cheaply): the map is never stale.
+    Read from the rollups, the widest whole buckets first (7 days down to 1 hour, 15
+    minutes at the edges), by kind and ward where asked (the span tables keep both, so
+    filters are index ranges), plus the events above the rollup watermark, counted
+    straight from ``events`` (by id, so cheaply): the map is never stale.
     """
     lo = _floor(start.astimezone(timezone.utc), ROLLUP_BUCKET)
     hi = _ceil(end.astimezone(timezone.utc), ROLLUP_BUCKET)
     params: dict[str, Any] = {"kinds": None if kinds is None else list(kinds),
                               "wards": None if ward_ids is None else list(ward_ids),
                               "mark": _tail_from(conn), "lo": lo, "hi": hi}
-    filters = ("   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
-               "   AND (%(wards)s::text[] IS NULL OR ward_id = ANY(%(wards)s))")
-    coarse = kinds is None and ward_ids is None
-    segments = _segments(lo, hi) if coarse else [("heatmap_rollup", lo, hi)]
+    filters = ((" AND kind = ANY(%(kinds)s)" if kinds is not None else "")
+               + (" AND ward_id = ANY(%(wards)s)" if ward_ids is not None else ""))
+    table, spans = (("heatmap_cell_span", CELL_SPANS) if kinds is None
+                    else ("heatmap_kind_span", KIND_SPANS))
     parts = []
-    for i, (table, a, b) in enumerate(segments):
-        params[f"a{i}"], params[f"b{i}"] = a, b
-        parts.append(f"SELECT cell_id, n::bigint AS n, value_sum, value_max FROM {table}"
-                     f" WHERE bucket >= %(a{i})s AND bucket < %(b{i})s"
-                     + ("" if table != "heatmap_rollup" else filters))
+    for i, (span, a, b) in enumerate(_segments(lo, hi, spans)):
+        params[f"s{i}"], params[f"a{i}"], params[f"b{i}"] = span, a, b
+        source = ("heatmap_rollup WHERE" if span == ROLLUP_BUCKET
+                  else f"{table} WHERE span = %(s{i})s AND")
+        parts.append(f"SELECT cell_id, n, value_sum, value_max FROM {source}"
+                     f" bucket >= %(a{i})s AND bucket < %(b{i})s" + filters)
     if params["mark"] is not None:
-        parts.append("SELECT cell_id, count(*), coalesce(sum(value), 0), max(value)"
+        parts.append("SELECT cell_id, count(*)::integer, coalesce(sum(value), 0), max(value)"
                      " FROM events WHERE id > %(mark)s AND ts >= %(lo)s AND ts < %(hi)s"
                      + filters + " GROUP BY cell_id")
     if not parts:

@@ -56,19 +56,26 @@ BEGIN
         END LOOP;
     END IF;
     DELETE FROM heatmap_rollup WHERE bucket < date_bin('1 day', cutoff, '2000-01-01');
-    DELETE FROM heatmap_cell_hour WHERE bucket < date_bin('1 day', cutoff, '2000-01-01');
-    DELETE FROM heatmap_cell_day WHERE bucket < date_bin('1 day', cutoff, '2000-01-01');
+    -- A 7-day bucket goes once all of it is past the cutoff.
+    DELETE FROM heatmap_cell_span
+    WHERE bucket + span <= date_bin('1 day', cutoff, '2000-01-01');
+    DELETE FROM heatmap_kind_span
+    WHERE bucket + span <= date_bin('1 day', cutoff, '2000-01-01');
     DELETE FROM camera_heartbeats WHERE ts < cutoff;
     DELETE FROM writer_batches WHERE committed_at < least(cutoff, now() - interval '7 days');
     RETURN dropped;
 END
 $fn$;
 
--- Fold events committed since the watermark into the rollups (15-minute heatmap_rollup,
--- per-cell hourly and daily). Ids are committed in order (the writer's advisory lock),
--- so every snapshot sees a prefix of the ids and "id > watermark" never skips a row.
--- Works through the new ids in slices, one plain statement per table, so a large
--- backlog never builds one huge aggregate. Returns how many events were folded in.
+-- Fold events committed since the watermark into the rollups: heatmap_rollup (15 min ×
+-- ward × cell × kind), heatmap_cell_span (ward × cell at 1 h, 4 h, 1 d, 7 d) and
+-- heatmap_kind_span (kind × ward × cell at 4 h, 1 d, 7 d); the spans are the ones
+-- store.readers reads (CELL_SPANS, KIND_SPANS). Ids are committed in order (the writer's
+-- advisory lock), so every snapshot sees a prefix of the ids and "id > watermark" never
+-- skips a row. Works through the new ids in slices, one statement per slice: the slice
+-- is aggregated once per 15 minutes and the wider spans are summed from that, so a large
+-- backlog never builds one huge aggregate and events are read once. Returns how many
+-- events were folded in.
 DROP FUNCTION IF EXISTS vigil_refresh_heatmap();  -- the first version took no argument
 CREATE OR REPLACE FUNCTION vigil_refresh_heatmap(slice bigint DEFAULT 250000)
 RETURNS bigint LANGUAGE plpgsql AS $fn$
@@ -88,13 +95,14 @@ BEGIN
     lo := mark;
     WHILE lo < top LOOP
         hi := least(top, lo + slice);
-        WITH agg AS (
+        -- Data-modifying CTEs all run, referenced or not, on the one aggregate.
+        WITH agg AS MATERIALIZED (
             SELECT date_bin('15 minutes', ts, '2000-01-01') AS bucket, ward_id, cell_id,
                    kind, count(*)::integer AS n, coalesce(sum(value), 0) AS value_sum,
                    max(value) AS value_max
             FROM events WHERE id > lo AND id <= hi
             GROUP BY 1, 2, 3, 4
-        ), upsert AS (
+        ), quarter AS (
             INSERT INTO heatmap_rollup AS r
                 (bucket, ward_id, cell_id, kind, n, value_sum, value_max)
             SELECT * FROM agg
@@ -103,26 +111,36 @@ BEGIN
                 value_sum = r.value_sum + excluded.value_sum,
                 value_max = greatest(r.value_max, excluded.value_max)
             RETURNING 1
+        ), cells AS (
+            INSERT INTO heatmap_cell_span AS r
+                (span, bucket, ward_id, cell_id, n, value_sum, value_max)
+            SELECT s.span, date_bin(s.span, a.bucket, '2000-01-01'), a.ward_id, a.cell_id,
+                   sum(a.n), sum(a.value_sum), max(a.value_max)
+            FROM agg a CROSS JOIN (VALUES (interval '1 hour'), (interval '4 hours'),
+                                          (interval '1 day'), (interval '7 days')) s (span)
+            WHERE a.cell_id IS NOT NULL
+            GROUP BY 1, 2, 3, 4
+            ON CONFLICT ON CONSTRAINT heatmap_cell_span_key DO UPDATE
+            SET n = r.n + excluded.n,
+                value_sum = r.value_sum + excluded.value_sum,
+                value_max = greatest(r.value_max, excluded.value_max)
+            RETURNING 1
+        ), kinds AS (
+            INSERT INTO heatmap_kind_span AS r
+                (span, bucket, kind, ward_id, cell_id, n, value_sum, value_max)
+            SELECT s.span, date_bin(s.span, a.bucket, '2000-01-01'), a.kind, a.ward_id,
+                   a.cell_id, sum(a.n), sum(a.value_sum), max(a.value_max)
+            FROM agg a CROSS JOIN (VALUES (interval '4 hours'), (interval '1 day'),
+                                          (interval '7 days')) s (span)
+            WHERE a.cell_id IS NOT NULL
+            GROUP BY 1, 2, 3, 4, 5
+            ON CONFLICT ON CONSTRAINT heatmap_kind_span_key DO UPDATE
+            SET n = r.n + excluded.n,
+                value_sum = r.value_sum + excluded.value_sum,
+                value_max = greatest(r.value_max, excluded.value_max)
+            RETURNING 1
         )
-        SELECT coalesce(sum(n), 0) INTO part FROM agg;  -- the upsert runs regardless
-        INSERT INTO heatmap_cell_hour AS r (bucket, cell_id, n, value_sum, value_max)
-        SELECT date_bin('1 hour', ts, '2000-01-01'), cell_id, count(*),
-               coalesce(sum(value), 0), max(value)
-        FROM events WHERE id > lo AND id <= hi AND cell_id IS NOT NULL
-        GROUP BY 1, 2
-        ON CONFLICT (bucket, cell_id) DO UPDATE
-        SET n = r.n + excluded.n,
-            value_sum = r.value_sum + excluded.value_sum,
-            value_max = greatest(r.value_max, excluded.value_max);
-        INSERT INTO heatmap_cell_day AS r (bucket, cell_id, n, value_sum, value_max)
-        SELECT date_bin('1 day', ts, '2000-01-01'), cell_id, count(*),
-               coalesce(sum(value), 0), max(value)
-        FROM events WHERE id > lo AND id <= hi AND cell_id IS NOT NULL
-        GROUP BY 1, 2
-        ON CONFLICT (bucket, cell_id) DO UPDATE
-        SET n = r.n + excluded.n,
-            value_sum = r.value_sum + excluded.value_sum,
-            value_max = greatest(r.value_max, excluded.value_max);
+        SELECT coalesce(sum(n), 0) INTO part FROM agg;
         folded := folded + part;
         lo := hi;
     END LOOP;

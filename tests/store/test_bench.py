@@ -14,8 +14,10 @@ def test_bench_small(pg_admin_url, tmp_path):
                     queries=8, echo=lines.append)
     assert out["writer_eps"] > 0 and out["copy_eps"] > 0 and out["server_eps"] > 0
     assert any(line.startswith("server alone, pre-encoded binary COPY") for line in lines)
-    assert set(out["heatmap_ms"]) == {f"{w} {k}" for w in ("1 h", "24 h", "7 d")
-                                      for k in ("all", "filtered")}
+    assert set(out["heatmap_ms"]) == {f"{w} {k}" for w in ("1 h", "24 h", "7 d", "30 d")
+                                      for k in ("every kind", "one kind", "one ward",
+                                                "kind+ward")}
+    assert any(line.startswith("rollup rows: ") for line in lines)
     assert any(line.startswith("writer: 3,000 events") for line in lines)
     again = run_bench(settings, n_events=0, writer_events=0, cameras=50, days=10,
                       queries=4, echo=lines.append, heatmap_only=True)

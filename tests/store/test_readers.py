@@ -142,49 +142,97 @@ def test_retention_drops_old_days(db_url, settings, conn):
     assert kept == [1, 50]
     oldest = conn.execute("SELECT min(bucket) FROM heatmap_rollup").fetchone()[0]
     assert oldest > now - timedelta(days=91)
+    for table in ("heatmap_cell_span", "heatmap_kind_span"):
+        ends = conn.execute(f"SELECT min(bucket + span) FROM {table}").fetchone()[0]
+        assert ends > now - timedelta(days=91), table  # days 100 and 120 are gone
     result = maintain(conn, settings)
     assert result.rolled_up == 0 and result.dropped == 0
     assert last_event_id(conn) == 2  # the highest id still stored
 
 
-def test_segments_cover_the_window_exactly():
-    from store.readers import _segments
+@pytest.mark.parametrize("spans", ["cell", "kind"])
+def test_segments_cover_the_window_exactly(spans):
+    from store.readers import CELL_SPANS, KIND_SPANS, ROLLUP_BUCKET, _segments
+    spans = CELL_SPANS if spans == "cell" else KIND_SPANS
     t = datetime(2026, 3, 1, 22, 45, tzinfo=timezone.utc)
     for lo, hi in ((t, t + timedelta(days=3, hours=5, minutes=30)),
                    (t, t + timedelta(minutes=45)), (t, t + timedelta(hours=2)),
-                   (t + timedelta(minutes=15), t + timedelta(days=1, minutes=15))):
-        segs = _segments(lo, hi)
+                   (t + timedelta(minutes=15), t + timedelta(days=1, minutes=15)),
+                   (t, t + timedelta(days=30)), (t, t + timedelta(days=16, hours=7))):
+        segs = _segments(lo, hi, spans)
         assert segs[0][1] == lo and segs[-1][2] == hi
         assert all(a[2] == b[1] for a, b in zip(segs, segs[1:]))
-        for table, a, b in segs:
-            step = {"heatmap_cell_day": timedelta(days=1),
-                    "heatmap_cell_hour": timedelta(hours=1)}.get(table, timedelta(minutes=15))
+        for step, a, b in segs:
+            assert step in spans or step == ROLLUP_BUCKET
             assert (a - datetime(2000, 1, 1, tzinfo=timezone.utc)) % step == timedelta(0)
-            assert (b - a) % step == timedelta(0)
+            assert (b - a) % step == timedelta(0) and b > a
+    month = _segments(t, t + timedelta(days=30), spans)
+    assert max(s[0] for s in month) == timedelta(days=7)
+    assert len(month) < 20  # the widest buckets that fit, not 30 days of narrow ones
 
 
-def test_heatmap_levels_agree_with_events(db_url, settings, conn):
+@pytest.fixture
+def spread(db_url, settings, conn):
+    """3,000 events over 20 days: 4 cameras (cells), 3 kinds, 2 wards and none."""
     import random
     upsert_cameras(conn, CAMERAS, tag=False)
     conn.commit()
     rng = random.Random(5)
     now = datetime.now(timezone.utc)
-    sent = [event(0, camera=f"cam-{i % 4}", track_id=i, lon=LON + 0.004 * (i % 4),
-                  ts=now - timedelta(seconds=rng.uniform(60, 4 * 86400)),
+    sent = [event(0, camera=f"cam-{i % 4}", kind=KINDS[i % 3], track_id=i,
+                  lon=LON + 0.004 * (i % 4), ward_id=("w1", "w2", None)[i % 5 % 3],
+                  ts=now - timedelta(seconds=rng.uniform(60, 20 * 86400)),
                   value=float(rng.randrange(20))) for i in range(3000)]
     with EventWriter(db_url, settings) as w:
-        w.submit_many(sent[:2000])
+        w.submit_many(sent[:1200])
+        assert w.flush(20)
+        refresh_rollups(conn)
+        w.submit_many(sent[1200:2000])  # folded into the same buckets: the upserts add up
         assert w.flush(20)
         refresh_rollups(conn)
         w.submit_many(sent[2000:])  # these stay in the tail
         assert w.flush(20)
-    for _ in range(12):
-        a = now - timedelta(seconds=rng.uniform(0, 4 * 86400))
-        b = a + timedelta(seconds=rng.uniform(600, 3 * 86400))
-        got = {c.cell_id: (c.n, c.value_sum, c.value_max) for c in heatmap_cells(conn, a, b)}
+    return sent, now
+
+
+def test_span_rollups_equal_events(spread, conn):
+    from store.readers import CELL_SPANS, KIND_SPANS
+    refresh_rollups(conn)
+    for table, spans, keys in (("heatmap_cell_span", CELL_SPANS, "ward_id, cell_id"),
+                               ("heatmap_kind_span", KIND_SPANS, "kind, ward_id, cell_id")):
+        kept = [r[0] for r in conn.execute(f"SELECT DISTINCT span FROM {table} ORDER BY 1")]
+        assert kept == list(spans)
+        for span in spans:
+            got = conn.execute(
+                f"SELECT bucket, {keys}, n, value_sum, value_max FROM {table}"
+                f" WHERE span = %s ORDER BY bucket, {keys}", (span,)).fetchall()
+            want = conn.execute(
+                f"SELECT date_bin(%s, ts, '2000-01-01') AS bucket, {keys}, count(*),"
+                f" sum(value), max(value) FROM events WHERE cell_id IS NOT NULL"
+                f" GROUP BY bucket, {keys} ORDER BY bucket, {keys}", (span,)).fetchall()
+            assert got == want, (table, span)
+
+
+@pytest.mark.parametrize("kinds, wards", [(None, None), (["intrusion"], None),
+                                          (None, ["w2"]), (["crowd_sample"], ["w1"]),
+                                          (["intrusion", "person_count"], ["w1", "w2"])])
+def test_heatmap_levels_agree_with_events(spread, conn, kinds, wards):
+    import random
+    sent, now = spread
+    rng = random.Random(7)
+    windows = [(now - timedelta(days=30), now), (now - timedelta(days=7, hours=5), now)]
+    for _ in range(10):
+        a = now - timedelta(seconds=rng.uniform(0, 20 * 86400))
+        windows.append((a, a + timedelta(seconds=rng.uniform(600, 12 * 86400))))
+    for a, b in windows:
+        got = {c.cell_id: (c.n, c.value_sum, c.value_max)
+               for c in heatmap_cells(conn, a, b, kinds=kinds, ward_ids=wards)}
         want = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
             "SELECT cell_id, count(*), sum(value), max(value) FROM events"
             " WHERE ts >= date_bin('15 minutes', %s::timestamptz, '2000-01-01')"
             " AND ts < date_bin('15 minutes', %s::timestamptz - interval '1 microsecond',"
-            " '2000-01-01') + interval '15 minutes' GROUP BY 1", (a, b))}
-        assert got == want
+            " '2000-01-01') + interval '15 minutes'"
+            " AND (%s::text[] IS NULL OR kind = ANY(%s))"
+            " AND (%s::text[] IS NULL OR ward_id = ANY(%s)) GROUP BY 1",
+            (a, b, kinds, kinds, wards, wards))}
+        assert got and got == want
