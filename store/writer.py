@@ -2,16 +2,12 @@
 
 ``submit`` queues an event (never blocks on the database). A background thread takes
 what is queued once there are ``writer_batch_rows`` events or the oldest has waited
-``writer_batch_ms``, validates and encodes it (:mod:`store.copy_events`) and writes it in
-one transaction::
-
-    pg_advisory_xact_lock  →  COPY … FROM STDIN (FORMAT BINARY)  →  writer_batches row
-    + pg_notify('vigil_events', {"first_id", "last_id"})  →  COMMIT
-
-Ids come from the ``events.id`` default while the advisory lock is held, and the lock is
-held until commit, so id order is commit order across all writers: a reader that has
-seen id N has seen every id below N (replay-by-id and the rollup watermark rely on it).
-An event counts as stored only after the commit.
+``writer_batch_ms`` and hands it to :class:`store.batches.BatchStore`, which validates
+and encodes it (:mod:`store.copy_events`) and writes it in one transaction (advisory id
+lock → binary COPY → ``writer_batches`` row + NOTIFY → COMMIT), so id order is commit
+order across all writers: a reader that has seen id N has seen every id below N
+(replay-by-id and the rollup watermark rely on it). An event counts as stored only after
+the commit. This module is the other half: buffering, spilling, retrying, ordering.
 
 When the database is unreachable the batch is retried with exponential backoff; what
 keeps arriving stays in memory up to ``memory_events`` and then spills, oldest first, to
@@ -30,35 +26,18 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Callable, Iterable
 
-import psycopg
-
-from store.copy_events import COPY_SQL, HEADER, TRAILER, TextCache, encode_batch
+from store.batches import ID_LOCK_KEY, NOTIFY_CHANNEL, TRANSIENT, Batch, BatchStore
 from store.model import GeoEvent, InvalidEvent
 from store.settings import Settings, load_settings
 from store.spill import SpillQueue
 
 log = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "vigil_events"
-ID_LOCK_KEY = 8_210_001  # pg_advisory_xact_lock key: ids are allocated under it
+__all__ = ["EventWriter", "WriterStats", "Batch", "ID_LOCK_KEY", "NOTIFY_CHANNEL"]
 MAX_BATCH_FACTOR = 20    # a flush takes up to this many times writer_batch_rows
-_TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
-_EPOCH = date(1970, 1, 1)
-
-
-
-@dataclass
-class Batch:
-    """Events written in one transaction; ``ours`` unless adopted from a dead writer."""
-
-    batch_id: str
-    events: list[GeoEvent]
-    ours: bool = True
-    suspect: bool = False  # tried before: its commit may have happened
 
 
 @dataclass
@@ -110,16 +89,7 @@ class EventWriter:
         self._last_overflow_log = 0.0
         self._spill = SpillQueue(spill_dir or settings.state_dir / "spill")
         self._stats.adopted = self._spill.adopt_orphans()
-        self._conn: psycopg.Connection | None = None
-        self._cameras: frozenset[str] = frozenset()
-        self._cameras_at = 0.0
-        self._timescale = False
-        self._days: set[int] = set()
-        self._texts = TextCache()
-        self._tag = None
-        self._area_version: int | None = None
-        self._area_checked = 0.0
-        self._last_id = 0
+        self._store = BatchStore(url, self._reject)
         self._thread = threading.Thread(target=self._run, name="vigil-writer", daemon=True)
         self._thread.start()
 
@@ -264,7 +234,7 @@ class EventWriter:
                             self._inflight_ours -= len(done.events)
                         self._cond.notify_all()
                 backoff = 0.05
-            except _TRANSIENT as exc:
+            except TRANSIENT as exc:
                 self._lost_connection(exc)
                 with self._cond:
                     for b in batches:
@@ -290,7 +260,7 @@ class EventWriter:
                 backoff = min(backoff * 2, 5.0)
             else:
                 failures = 0
-        self._close_connection()
+        self._store.close()
         self._spill.close()
 
     def _spill_excess(self) -> None:
@@ -343,170 +313,22 @@ class EventWriter:
                         "kept in %s for the next writer", self._spill.events,
                         self._spill.directory)
 
-    # -- database work ------------------------------------------------------------------
-
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.url, connect_timeout=5,
-                                         application_name="vigil-writer")
-            row = self._conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"
-            ).fetchone()
-            self._conn.commit()
-            self._timescale = bool(row[0])
-            self._days = set()
-            self._cameras_at = 0.0
-            self._area_checked = 0.0
-            log.info("event writer connected (%s)",
-                     "TimescaleDB" if self._timescale else "native partitions")
-        return self._conn
+    # -- database work (store.batches) -------------------------------------------------
 
     def _lost_connection(self, exc: Exception) -> None:
         with self._cond:
             self._stats.last_error = str(exc).strip()
         log.warning("event writer: database unreachable (%s); will retry",
                     str(exc).strip() or type(exc).__name__)
-        self._close_connection()
-
-    def _close_connection(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # noqa: BLE001 - the connection is already broken
-                pass
-            self._conn = None
-
-    def _refresh(self, conn: psycopg.Connection, events: list[GeoEvent]) -> None:
-        now = time.monotonic()
-        if now - self._cameras_at > 30 or (
-                now - self._cameras_at > 1
-                and not {e.camera_id for e in events} <= self._cameras):
-            self._cameras = frozenset(r[0] for r in conn.execute("SELECT id FROM cameras"))
-            self._cameras_at = now
-        if now - self._area_checked > 2:
-            self._area_checked = now
-            version = conn.execute("SELECT version FROM area_version").fetchone()[0]
-            if version != self._area_version:
-                self._area_version = version
-                self._tag = self._load_tagger(conn)
-        conn.commit()
-
-    @staticmethod
-    def _load_tagger(conn: psycopg.Connection):
-        if not conn.execute("SELECT EXISTS (SELECT 1 FROM wards) OR "
-                            "EXISTS (SELECT 1 FROM zones)").fetchone()[0]:
-            return None
-        from store.areas import load_area_index
-        index = load_area_index(conn)
-        log.info("event writer: area index loaded (%d areas)", len(index))
-        return index.tag
+        self._store.close()
 
     def _write_batch(self, batch: Batch) -> None:
-        conn = self._connection()
-        if batch.suspect:
-            row = conn.execute("SELECT n FROM writer_batches WHERE batch_id = %s",
-                               (batch.batch_id,)).fetchone()
-            conn.commit()
-            if row is not None:
-                log.info("batch %s was committed before the connection broke",
-                         batch.batch_id)
-                return
-        self._refresh(conn, batch.events)
-        encoded = encode_batch(batch.events, self._cameras, self._tag, self._texts)
-        for event, reason in encoded.rejected:
-            self._reject(event, reason)
-        if not encoded.events:
-            return
-        if not self._timescale:
-            self._ensure_days(conn, encoded.days)
-        try:
-            with conn.cursor() as cur:
-                before = self._lock_ids(cur)
-                self._copy(cur, encoded.payload)
-                stored = encoded.events
-                self._finish(cur, batch.batch_id, len(stored), before)
-            conn.commit()
-        except _TRANSIENT:
-            raise
-        except psycopg.Error as exc:
-            conn.rollback()
-            log.warning("batch of %d refused by the database (%s); finding the culprit",
-                        len(encoded.events), str(exc).strip())
-            self._days = set()
-            if not self._timescale:
-                self._ensure_days(conn, encoded.days)
-            with conn.cursor() as cur:
-                before = self._lock_ids(cur)
-                stored = self._bisect(cur, encoded.events, encoded.payload)
-                if stored:
-                    self._finish(cur, batch.batch_id, len(stored), before)
-            conn.commit()
-            if not stored:
-                return
-        last = self._last_id
-        with self._cond:
-            self._stats.stored += len(stored)
-            self._stats.batches += 1
-            self._stats.last_id = last
-
-    @staticmethod
-    def _copy(cur: psycopg.Cursor, payload: bytes) -> None:
-        with cur.copy(COPY_SQL) as copy:
-            copy.write(HEADER)
-            copy.write(payload)
-            copy.write(TRAILER)
-
-    @staticmethod
-    def _lock_ids(cur: psycopg.Cursor) -> int:
-        """Take the id lock (until commit); returns the last id handed out before."""
-        return cur.execute(
-            "SELECT pg_advisory_xact_lock(%s), (SELECT CASE WHEN is_called THEN last_value"
-            " ELSE last_value - 1 END FROM events_id_seq)", (ID_LOCK_KEY,)).fetchone()[1]
-
-    def _finish(self, cur: psycopg.Cursor, batch_id: str, n: int, before: int) -> None:
-        """Record the batch and NOTIFY its id range (inside its transaction)."""
-        row = cur.execute(
-            "WITH b AS (INSERT INTO writer_batches (batch_id, first_id, last_id, n)"
-            " VALUES (%(b)s, %(first)s, currval('events_id_seq'), %(n)s)"
-            " RETURNING first_id, last_id)"
-            " SELECT last_id, pg_notify(%(ch)s, json_build_object("
-            "'first_id', first_id, 'last_id', last_id)::text) FROM b",
-            {"b": batch_id, "n": n, "first": before + 1, "ch": NOTIFY_CHANNEL}).fetchone()
-        self._last_id = row[0]
-
-    def _bisect(self, cur: psycopg.Cursor, events: list[GeoEvent], payload: bytes
-                ) -> list[GeoEvent]:
-        """COPY under a savepoint; on refusal split in halves. Returns what was stored."""
-        cur.execute("SAVEPOINT vigil_part")
-        try:
-            self._copy(cur, payload)
-            cur.execute("RELEASE SAVEPOINT vigil_part")
-            return events
-        except _TRANSIENT:
-            raise
-        except psycopg.Error as exc:
-            cur.execute("ROLLBACK TO SAVEPOINT vigil_part")
-            if len(events) == 1:
-                self._reject(events[0], InvalidEvent(
-                    "event", events[0].camera_id,
-                    f"refused by the database: {str(exc).strip()}"))
-                return []
-        half = len(events) // 2
-        stored = []
-        for part in (events[:half], events[half:]):
-            enc = encode_batch(part, self._cameras, self._tag, self._texts)
-            stored += self._bisect(cur, enc.events, enc.payload)
-        return stored
-
-    def _ensure_days(self, conn: psycopg.Connection, days) -> None:
-        missing = [int(d) for d in days if int(d) not in self._days]
-        if not missing:
-            return
-        lo = _EPOCH + timedelta(days=min(missing))
-        hi = _EPOCH + timedelta(days=max(missing))
-        conn.execute("SELECT vigil_ensure_event_partitions(%s, %s)", (lo, hi))
-        conn.commit()
-        self._days.update(range(min(missing), max(missing) + 1))
+        stored = self._store.write(batch)
+        if stored:
+            with self._cond:
+                self._stats.stored += stored
+                self._stats.batches += 1
+                self._stats.last_id = self._store.last_id
 
     def _reject(self, event: GeoEvent, reason: InvalidEvent) -> None:
         with self._cond:
