@@ -1,7 +1,10 @@
 """The audit log: who did what, when and from where (``audit_log``, migration 0030).
 
-Recognition writes its own ``recognition_audit`` (migration 0040, :mod:`store.watchlist`);
-:func:`recent` reads both tables as one log so admins see a single trail.
+One log for everything: sign-ins, alert actions, evidence views, exports, user, token
+and camera changes, and recognition's watchlist, hotlist, plate-search and incident
+verdict rows (:mod:`store.watchlist`, :mod:`store.incidents` write through
+:func:`record`; migration 0042 folded the old ``recognition_audit`` table in). The table
+is append-only (migration 0031).
 """
 
 from __future__ import annotations
@@ -13,11 +16,16 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-#: Actions written to ``audit_log`` (recognition adds its own, e.g. ``hotlist.add``).
+#: Actions written to ``audit_log``.
 ACTIONS = ("login", "logout", "alert.acknowledge", "alert.assign", "alert.resolve",
-           "evidence.view", "export", "user.add", "user.change", "user.password",
-           "user.disable", "user.enable", "kiosk.rotate", "kiosk.revoke", "token.add",
-           "token.revoke", "camera.change")
+           "evidence.view", "export", "events.export", "user.add", "user.change",
+           "user.password", "user.disable", "user.enable", "kiosk.rotate", "kiosk.revoke",
+           "token.add", "token.revoke", "camera.change",
+           "watchlist.add", "watchlist.enrol", "watchlist.list", "watchlist.view",
+           "watchlist.photo", "watchlist.remove", "hotlist.add", "hotlist.remove",
+           "hotlist.list", "plates.search", "plates.export", "incident.verdict")
+#: Action prefixes of recognition's rows (``GET /api/v1/recognition/audit``).
+RECOGNITION_ACTIONS = ("watchlist.", "hotlist.", "plates.", "incident.")
 OUTCOMES = ("ok", "denied", "failed")
 
 
@@ -33,15 +41,18 @@ def record(conn: psycopg.Connection, actor: str, action: str, target: str | None
                   outcome, remote, Jsonb(detail or {})))
 
 
+def _prefix(action: str) -> str:
+    return action.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+
+
 def recent(conn: psycopg.Connection, *, limit: int = 200, before_id: int | None = None,
-           action: str | None = None, actor: str | None = None,
+           action: str | tuple[str, ...] | None = None, actor: str | None = None,
            since: datetime | None = None) -> list[dict[str, Any]]:
-    """The newest audit rows of both logs, newest first (``source``: "audit" or
-    "recognition"; ids are per source)."""
+    """The newest audit rows, newest first; ``action`` is a prefix (or several)."""
     where, params = [], []
     if action:
-        where.append("action LIKE %s")
-        params.append(action.replace("%", r"\%").replace("_", r"\_") + "%")
+        where.append("action LIKE ANY(%s)")
+        params.append([_prefix(a) for a in ((action,) if isinstance(action, str) else action)])
     if actor:
         where.append("actor = %s")
         params.append(actor)
@@ -52,13 +63,10 @@ def recent(conn: psycopg.Connection, *, limit: int = 200, before_id: int | None 
         where.append("id < %s")
         params.append(before_id)
     cond = (" WHERE " + " AND ".join(where)) if where else ""
-    query = (f"SELECT * FROM (SELECT 'audit' AS source, id, at, actor, role, action, target, "
-             f"outcome, remote, detail FROM audit_log{cond} "
-             f"UNION ALL SELECT 'recognition', id, at, actor, NULL, action, target, 'ok', "
-             f"remote, detail FROM recognition_audit{cond}) AS log "
-             f"ORDER BY at DESC, id DESC LIMIT %s")
+    query = (f"SELECT id, at, actor, role, action, target, outcome, remote, detail "
+             f"FROM audit_log{cond} ORDER BY at DESC, id DESC LIMIT %s")
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query, [*params, *params, limit]).fetchall()  # type: ignore[arg-type]
+        rows = cur.execute(query, [*params, limit]).fetchall()  # type: ignore[arg-type]
     for row in rows:
         row["at"] = row["at"].isoformat()
     return rows

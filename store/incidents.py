@@ -18,6 +18,7 @@ from typing import Any, Iterable
 
 import psycopg
 
+from store.audit import record
 from store.model import EVENT_KINDS
 
 MERGE_LOCK_KEY = 8_210_070
@@ -148,7 +149,7 @@ def incident_ward(conn: psycopg.Connection, incident_id: int) -> tuple[bool, str
 
 
 def set_verdict(conn: psycopg.Connection, incident_id: int, verdict: str, actor: str,
-                note: str | None = None) -> None:
+                note: str | None = None, remote: str | None = None) -> None:
     """Mark an incident a true or false alarm (may be changed; the last word counts)."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict={verdict!r}: must be one of {', '.join(VERDICTS)}")
@@ -158,9 +159,8 @@ def set_verdict(conn: psycopg.Connection, incident_id: int, verdict: str, actor:
                            (verdict, actor, note, incident_id)).fetchone()
         if row is None:
             raise LookupError(f"incident {incident_id} not found")
-        conn.execute("INSERT INTO recognition_audit (actor, action, target, detail) "
-                     "VALUES (%s, 'incident.verdict', %s, jsonb_build_object('verdict', "
-                     "%s::text))", (actor, f"incident:{incident_id}", verdict))
+        record(conn, actor, "incident.verdict", f"incident:{incident_id}", remote=remote,
+               detail={"verdict": verdict})
 
 
 def rule_precision(conn: psycopg.Connection, since: datetime | None = None

@@ -3,7 +3,8 @@
 Watchlist persons have one or more enrolled faces: an L2-normalised embedding (``real[]``)
 and the JPEG photo it came from. Workers load the gallery (:func:`face_gallery`) and the
 active hotlist (:func:`active_hotlist`); people and operators go through the functions
-that take an ``actor`` and write ``recognition_audit`` rows in the same transaction.
+that take an ``actor`` and write a row of the one audit log (:func:`store.audit.record`)
+in the same transaction.
 Faces of people who are not enrolled are never passed to this module.
 """
 
@@ -16,8 +17,8 @@ from typing import Any, Iterable
 
 import numpy as np
 import psycopg
-from psycopg.types.json import Jsonb
 
+from store.audit import RECOGNITION_ACTIONS, record, recent
 from store.plate_format import Plate, compact, parse_plate
 
 CATEGORIES = ("wanted", "missing", "suspect", "other")
@@ -65,17 +66,14 @@ class Gallery:
 
 def audit(conn: psycopg.Connection, actor: str, action: str, target: str | None = None,
           remote: str | None = None, **detail: Any) -> None:
-    """Write one audit row (in the caller's transaction)."""
-    conn.execute("INSERT INTO recognition_audit (actor, action, target, remote, detail) "
-                 "VALUES (%s, %s, %s, %s, %s)", (actor, action, target, remote, Jsonb(detail)))
+    """Write one row of the audit log (in the caller's transaction)."""
+    record(conn, actor, action, target, remote=remote, detail=detail)
 
 
 def audit_log(conn: psycopg.Connection, limit: int = 200) -> list[dict[str, Any]]:
-    """The newest audit rows."""
-    rows = conn.execute("SELECT id, at, actor, action, target, remote, detail FROM "
-                        "recognition_audit ORDER BY id DESC LIMIT %s", (limit,))
-    return [{"id": r[0], "at": r[1].isoformat(), "actor": r[2], "action": r[3],
-             "target": r[4], "remote": r[5], "detail": r[6]} for r in rows]
+    """The newest recognition rows of the audit log (watchlist, hotlist, plate searches,
+    incident verdicts)."""
+    return recent(conn, limit=limit, action=RECOGNITION_ACTIONS)
 
 
 # -- watchlist ------------------------------------------------------------------------------

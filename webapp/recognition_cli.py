@@ -1,6 +1,6 @@
 """``vigil watchlist …`` (faces) and ``vigil hotlist …`` (plates): enrol, list, remove.
 
-Every view and change is written to ``recognition_audit`` with the actor
+Every view and change is written to the audit log (``audit_log``) with the actor
 ``cli:<os user>``. Enrolment runs the face models here (the CLI is the one web-side
 module allowed to import analytics/).
 """

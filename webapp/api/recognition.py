@@ -3,11 +3,12 @@
 Plates and faces are personal data. Plate search and enrolled photos need the
 ``evidence`` permission (admin, commander, operator — not planners or the wall) and are
 ward-scoped; the hotlist is managed by those who ``act`` on alerts; the watchlist (names,
-reasons) and the recognition audit log are for admins. Every view and change writes a
-``recognition_audit`` row (:mod:`store.watchlist`). Incidents (alerts merged across
-cameras, :mod:`store.incidents`) are ward-scoped; operators judge them true or false
-alarm and admins read the resulting precision per rule. Enrolment runs the face models and is
-done with ``vigil watchlist add`` (the web process loads no models).
+reasons) and the recognition rows of the audit log are for admins. Every view and change
+writes an ``audit_log`` row (:mod:`store.watchlist` through :func:`store.audit.record`).
+Incidents (alerts merged across cameras, :mod:`store.incidents`) are ward-scoped;
+operators judge them true or false alarm and admins read the resulting precision per
+rule. Enrolment runs the face models: ``vigil watchlist add`` or the admin form of the
+recognition page (:mod:`webapp.recognition_views`).
 """
 
 from __future__ import annotations
@@ -223,7 +224,8 @@ def incident_verdict(incident_id: int) -> Response:
     if not exists:
         raise ApiError(404, f"incident {incident_id} not found")
     require_ward(principal, ward, f"incident {incident_id}")
-    inc.set_verdict(conn, incident_id, body["verdict"], principal.name, body.get("note"))
+    inc.set_verdict(conn, incident_id, body["verdict"], principal.name, body.get("note"),
+                    _remote())
     return {"id": incident_id, "verdict": body["verdict"]}
 
 
