@@ -140,6 +140,9 @@ class CameraConfig(_Strict):
     detect_classes: tuple[int, ...] = PERSON_CLASSES + VEHICLE_CLASSES
     min_confidence: float = Field(0.3, gt=0, lt=1)
     motion_gating: bool = True
+    blur_faces: bool = Field(True, description="Pixelate every face in this camera's "
+                             "evidence images before they are written (a face_match keeps "
+                             "the matched face); see analytics/privacy.py.")
     rules: tuple[Rule, ...] = ()
     health: HealthConfig = HealthConfig()
 

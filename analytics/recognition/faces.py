@@ -118,39 +118,42 @@ def align(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     return cv2.warpAffine(image, m, (112, 112), borderValue=0.0)
 
 
-class FaceEngine:
-    """SCRFD detector + ArcFace embedder, the two files of ``model_dir`` only."""
+def _session(path: Path, threads: int):  # noqa: ANN202 - onnxruntime.InferenceSession
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+class FaceDetector:
+    """SCRFD alone (``model_dir``'s detector file): where faces are, no identity.
+
+    The evidence writer uses it to blur faces (:mod:`analytics.privacy`)."""
 
     def __init__(self, model_dir: Path, *, det_size: int = 640, det_threshold: float = 0.5,
                  threads: int = 1) -> None:
-        import onnxruntime as ort
-
-        model_dir = Path(model_dir)
-        for name in (DETECTOR_FILE, EMBEDDER_FILE):
-            if not (model_dir / name).is_file():
-                raise FaceModelsMissing(f"{model_dir / name} not found: run "
-                                        "`vigil watchlist models` or copy the buffalo_s "
-                                        "files there")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        providers = ["CPUExecutionProvider"]
-        self.detector = ort.InferenceSession(str(model_dir / DETECTOR_FILE), opts,
-                                             providers=providers)
-        self.embedder = ort.InferenceSession(str(model_dir / EMBEDDER_FILE), opts,
-                                             providers=providers)
+        path = Path(model_dir) / DETECTOR_FILE
+        if not path.is_file():
+            raise FaceModelsMissing(f"{path} not found: run `vigil watchlist models` or "
+                                    "copy the buffalo_s files there")
+        self.detector = _session(path, threads)
         self.det_size = det_size
         self.det_threshold = det_threshold
-        self.model = MODEL_NAME
         self.timings = {"detect": [0, 0.0], "embed": [0, 0.0]}
 
-    def detect(self, image: np.ndarray, max_faces: int = 64) -> list[Face]:
-        """Faces in a BGR image, best score first."""
+    def detect(self, image: np.ndarray, max_faces: int = 64,
+               max_upscale: float | None = None, size: int | None = None) -> list[Face]:
+        """Faces in a BGR image, best score first (``max_upscale`` caps the enlargement
+        of small images; ``size``, a multiple of 32, overrides the detector's input size)."""
         t0 = time.perf_counter()
         h, w = image.shape[:2]
-        size = self.det_size
+        size = size or self.det_size
         scale = size / max(h, w)
+        if max_upscale is not None:
+            scale = min(scale, max_upscale)
         nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
         canvas = np.zeros((size, size, 3), np.uint8)
         canvas[:nh, :nw] = cv2.resize(image, (nw, nh))
@@ -182,6 +185,27 @@ class FaceEngine:
         keep = nms(xyxy, score, np.zeros(len(score), np.int64), iou=0.4)[:max_faces]
         return [Face(xyxy[i], kps[i], float(score[i])) for i in keep]
 
+    def _time(self, what: str, t0: float) -> None:
+        self.timings[what][0] += 1
+        self.timings[what][1] += time.perf_counter() - t0
+
+
+class FaceEngine(FaceDetector):
+    """SCRFD detector + ArcFace embedder, the two files of ``model_dir`` only."""
+
+    def __init__(self, model_dir: Path, *, det_size: int = 640, det_threshold: float = 0.5,
+                 threads: int = 1) -> None:
+        model_dir = Path(model_dir)
+        for name in (DETECTOR_FILE, EMBEDDER_FILE):
+            if not (model_dir / name).is_file():
+                raise FaceModelsMissing(f"{model_dir / name} not found: run "
+                                        "`vigil watchlist models` or copy the buffalo_s "
+                                        "files there")
+        super().__init__(model_dir, det_size=det_size, det_threshold=det_threshold,
+                         threads=threads)
+        self.embedder = _session(model_dir / EMBEDDER_FILE, threads)
+        self.model = MODEL_NAME
+
     def embed(self, image: np.ndarray, face: Face) -> np.ndarray:
         """The L2-normalised 512-d embedding of ``face`` in ``image``."""
         t0 = time.perf_counter()
@@ -191,10 +215,6 @@ class FaceEngine:
         vec = self.embedder.run(None, {self.embedder.get_inputs()[0].name: blob})[0][0]
         self._time("embed", t0)
         return (vec / np.linalg.norm(vec)).astype(np.float32)
-
-    def _time(self, what: str, t0: float) -> None:
-        self.timings[what][0] += 1
-        self.timings[what][1] += time.perf_counter() - t0
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,26 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from psycopg import sql
 
 from analytics.recognition.faces import (DEFAULT_THRESHOLD, DETECTOR_FILE, EMBEDDER_FILE,
-                                         FaceEngine, FaceModelsMissing, FaceWatcher,
-                                         best_match, encode_photo, install_models)
+                                         FaceDetector, FaceEngine, FaceModelsMissing,
+                                         FaceWatcher, best_match, encode_photo,
+                                         install_models)
 from analytics.violations.config import FaceRule
 from tests.recognition.scene import tracks
 from store import watchlist as wl
 
 #: Yao Ming (no. 13) in players.jpg: his face box, in that photo's pixels.
 YAO_IN_TEAM = (719, 142, 763, 191)
+
+
+def _overlaps(a, b) -> bool:
+    """Whether two boxes overlap by more than a third of the smaller one."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return iw > 0 and ih > 0 and iw * ih > small / 3
 
 
 def _img(face_samples, name):
@@ -100,7 +110,10 @@ def test_face_watcher_fires_once_for_the_listed_track_only(conn, face_engine, fa
 def test_privacy_no_trace_of_unlisted_people(db_url, conn, settings, face_engine,
                                             face_samples, tmp_path: Path):
     """A full worker-side run (real detector, tracker, stage, writer) over the team photo
-    with only a Spurs player enrolled: no event, no file, no face row is added."""
+    with only a Spurs player enrolled: no event, no file, no face row is added. Then with
+    Yao Ming enrolled, and with an intrusion rule whose evidence shows the whole team:
+    every stored image has every face pixelated but his (analytics/privacy.py), and the
+    database holds no image but the two enrolled photos."""
     from analytics.config import parse_camera
     from analytics.detectors import make_detector
     from analytics.evidence import EvidenceStore
@@ -118,10 +131,10 @@ def test_privacy_no_trace_of_unlisted_people(db_url, conn, settings, face_engine
     upsert_cameras(conn, [Camera(id="cam-f", name="Cổng", lon=105.776, lat=19.807)])
     conn.commit()
 
-    def run(evidence_root: Path) -> list:
+    def run(evidence_root: Path, more_rules: tuple = ()) -> list:
         cam = parse_camera({"id": "cam-f", "stream_url": "x", "lon": 105.776, "lat": 19.807,
                             "motion_gating": False,
-                            "rules": [{"id": "faces", "kind": "face_match"}]})
+                            "rules": [{"id": "faces", "kind": "face_match"}, *more_rules]})
         evidence = EvidenceStore(evidence_root)
         pipe = CameraPipeline(cam, evidence)
         stage = build_stage(cam, settings, evidence, Lists(db_url), face_engine=face_engine)
@@ -163,6 +176,43 @@ def test_privacy_no_trace_of_unlisted_people(db_url, conn, settings, face_engine
     stored = conn.execute("SELECT kind, (attributes->>'person_id')::int FROM events"
                           ).fetchall()
     assert stored == [("face_match", yao_pid)]
+
+    # people's evidence (an intrusion anywhere in the picture): the frames and crops of
+    # the whole team are written, with every face but the listed one pixelated
+    team = _img(face_samples, "players")
+    judge = FaceDetector(face_samples, det_threshold=0.3)  # lower than matching's 0.5
+    unlisted = [f for f in judge.detect(team, max_faces=256)
+                if np.abs(f.box - YAO_IN_TEAM).max() >= 12]
+    assert len(unlisted) >= 30
+    gate = {"id": "gate", "kind": "intrusion", "cooldown_s": 3600,
+            "polygon": [[0, 0], [1237, 0], [1237, 800], [0, 800]]}
+    root = tmp_path / "evidence-2"
+    events = run(root, (gate,))
+    kinds = sorted(e.kind for e in events)
+    assert kinds.count("face_match") == 1 and kinds.count("intrusion") >= 10
+    images = [p for p in root.rglob("*") if p.is_file()]
+    assert len(images) == 2 * len(events)  # a frame and a crop per event, nothing else
+    match = next(e for e in events if e.kind == "face_match")
+    matched = {match.evidence.path, match.attributes["crop"]["path"]}
+    for path in images:
+        image = cv2.imread(str(path))
+        h, w = image.shape[:2]
+        found = judge.detect(image, 256) + judge.detect(image, 256, max_upscale=2)
+        if (h, w) == team.shape[:2]:  # a full frame: no face where an unlisted one was
+            assert not [f for f in found if any(_overlaps(f.box, u.box) for u in unlisted)]
+            yao = [f for f in found if np.abs(f.box - YAO_IN_TEAM).max() < 12]
+            assert bool(yao) == (path.relative_to(root).as_posix() in matched), path
+        else:  # a crop: his face in the match's crop, no face in any other
+            assert bool([f for f in found if f.score >= 0.5]) == (
+                path.relative_to(root).as_posix() in matched), path
+    # the database keeps no image but the enrolled photos of the listed people
+    images_in_db = conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE data_type = 'bytea' AND table_schema = 'public'").fetchall()
+    for table, column in images_in_db:
+        n = conn.execute(sql.SQL("SELECT count({}) FROM {}").format(
+            sql.Identifier(column), sql.Identifier(table))).fetchone()[0]
+        assert n == (2 if (table, column) == ("watchlist_faces", "photo") else 0), table
 
 
 def test_missing_face_models_turn_the_rule_off_not_the_camera(tmp_path: Path, caplog):
