@@ -45,7 +45,8 @@ class Settings(BaseModel):
     secret_key: str | None = Field(None, description="Flask secret; default: a random "
                                    "key stored in state_dir/secret_key.")
     session_idle_minutes: float = Field(30, ge=0, le=24 * 60, description="Web sessions "
-                                        "end after this long without a request (0: never).")
+                                        "end after this long without user activity (the "
+                                        "pages' background polls do not count; 0: never).")
     secure_cookies: bool = Field(False, description="Mark the session cookie Secure and "
                                  "send HSTS (set it when vigil is served over HTTPS).")
     tile_url: str | None = Field(None, description="Raster tile URL template; default: "

@@ -155,6 +155,43 @@ def active_admins(conn: psycopg.Connection) -> int:
                         ).fetchone()[0]
 
 
+
+# -- browser sessions (migration 0032) ----------------------------------------------------
+
+def open_session(conn: psycopg.Connection, key: str, name: str, remote: str | None, *,
+                 forget_after_s: float) -> None:
+    """Record a browser sign-in of ``name`` (``key``: SHA-256 hex of the session id) and
+    remove sessions idle for longer than ``forget_after_s`` seconds."""
+    with conn.transaction():
+        conn.execute("DELETE FROM web_sessions WHERE active_at < now() - "
+                     "make_interval(secs => %s)", (forget_after_s,))
+        conn.execute("INSERT INTO web_sessions (key, user_name, remote) VALUES (%s, %s, %s)",
+                     (key, name, (remote or "")[:100] or None))
+
+
+def session_user(conn: psycopg.Connection, name: str, key: str) -> tuple[User, float] | None:
+    """User ``name`` (with its hash) and the seconds since the user's last activity in
+    the session ``key``; None when there is no such session of that user."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT u.*, extract(epoch FROM now() - s.active_at) AS idle_s "
+                          "FROM web_sessions s JOIN users u ON u.name = s.user_name "
+                          "WHERE s.key = %s AND s.user_name = %s", (key, name)).fetchone()
+    if row is None:
+        return None
+    return _user(row), float(row["idle_s"])  # type: ignore[return-value]
+
+
+def touch_session(conn: psycopg.Connection, key: str, min_gap_s: float) -> None:
+    """Note user activity in session ``key`` (written at most every ``min_gap_s``)."""
+    conn.execute("UPDATE web_sessions SET active_at = now() WHERE key = %s AND "
+                 "active_at < now() - make_interval(secs => %s)", (key, min_gap_s))
+
+
+def close_session(conn: psycopg.Connection, key: str) -> None:
+    """End session ``key`` (sign-out): its cookie no longer signs anyone in."""
+    conn.execute("DELETE FROM web_sessions WHERE key = %s", (key,))
+
+
 # -- kiosk tokens ------------------------------------------------------------------------
 
 def add_kiosk_token(conn: psycopg.Connection, key: str, name: str = "wall",

@@ -6,17 +6,28 @@ disabled user, a changed role or scope, or a revoked token takes effect at once.
 config's ``USERS`` and ``WALL_TOKENS`` and a legacy ``LOGIN_FILE`` (``web_login.json``)
 are copied in once (existing rows win). Without a database (tests of the pages, API
 without data) they are kept in memory.
+
+Browser sessions of users are kept on the server too (``web_sessions``, migration 0032;
+in memory without a database): a sign-in makes a random session id, the principal's
+ref ``user:<name>:<session version>:<session id>`` goes into the signed cookie, and a
+ref whose session is unknown (signed out, swept) or idle for longer than
+``SESSION_IDLE_S`` seconds signs nobody in — for requests and for live sockets alike
+(:func:`webapp.access.still_valid`). Only :meth:`Directory.touch` (called for what the
+user does, not for background polls: :mod:`webapp.auth.login`) moves the idle clock.
+Kiosk (map wall) sessions have no idle limit; revoking the token ends them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from flask import Flask
+from flask import Flask, g, has_request_context
 
 from store import users as store_users
 from store.users import ROLES, token_key
@@ -37,6 +48,7 @@ class Directory:
         self.principal = make_principal
         self.users: dict[str, dict[str, Any]] = {}
         self.tokens: dict[str, dict[str, Any]] = {}
+        self.sessions: dict[str, list[Any]] = {}    # without a database: key -> [name, t]
         self._seeded = False
         self._lock = threading.Lock()
 
@@ -98,8 +110,9 @@ class Directory:
 
     # -- lookups -------------------------------------------------------------------------
 
-    def authenticate(self, name: str, password: str) -> Any:
-        """The principal of user ``name`` if ``password`` is theirs and they are enabled."""
+    def authenticate(self, name: str, password: str, remote: str | None = None) -> Any:
+        """The principal of user ``name`` in a new session if ``password`` is theirs and
+        they are enabled, else None."""
         if self.uses_database:
             conn = self._db()
             user = store_users.get_user(conn, name) if store_users.USER_NAME.match(name) \
@@ -108,26 +121,89 @@ class Directory:
                     or user is None or user.disabled:
                 return None
             store_users.note_login(conn, name)
+            session_id = secrets.token_urlsafe(24)
+            store_users.open_session(conn, token_key(session_id), name, remote,
+                                     forget_after_s=self._forget_after_s())
             return self.principal(name, user.role, _wards(user.wards),
-                                  ref=f"user:{name}:{user.session_version}")
+                                  ref=f"user:{name}:{user.session_version}:{session_id}")
         entry = self.users.get(name)
         if not verify_password(entry["password_hash"] if entry else None, password):
             return None
-        return self.user(name)
+        session_id = secrets.token_urlsafe(24)
+        with self._lock:
+            self.sessions[token_key(session_id)] = [name, time.monotonic()]
+        return self.principal(name, entry["role"], entry["wards"],  # type: ignore[index]
+                              ref=f"user:{name}:0:{session_id}")
 
-    def user(self, name: str, version: int | None = None) -> Any:
-        """User ``name`` as it stands now; None when absent, disabled, or when
-        ``version`` is given and their sessions were ended since."""
+    @property
+    def idle_s(self) -> float:
+        """Seconds without user activity after which a user's session ends (0: never)."""
+        return float(self.app.config["SESSION_IDLE_S"])
+
+    def _forget_after_s(self) -> float:
+        lifetime = self.app.config["PERMANENT_SESSION_LIFETIME"]
+        lifetime = lifetime.total_seconds() if hasattr(lifetime, "total_seconds") \
+            else float(lifetime)
+        return max(self.idle_s, lifetime) + 3600.0
+
+    def _expired(self, idle_for: float) -> bool:
+        if self.idle_s > 0 and idle_for > self.idle_s:
+            if has_request_context():
+                g.vigil_session_idle = True      # the sign-in page says why
+            return True
+        return False
+
+    def session_user(self, name: str, version: str, session_id: str) -> Any:
+        """User ``name`` in session ``session_id`` as it stands now; None when absent,
+        disabled, signed out, idle too long, or when their sessions were ended since
+        (``version``)."""
+        if not version.isdigit() or not session_id:
+            return None
+        key = token_key(session_id)
         if self.uses_database:
-            user = store_users.get_user(self._db(), name)
-            if user is None or user.disabled or (version is not None
-                                                 and version != user.session_version):
+            found = store_users.session_user(self._db(), name, key)
+            if found is None:
+                return None
+            user, idle_for = found
+            if user.disabled or int(version) != user.session_version \
+                    or self._expired(idle_for):
                 return None
             return self.principal(name, user.role, _wards(user.wards),
-                                  ref=f"user:{name}:{user.session_version}")
-        entry = self.users.get(name)
-        return None if entry is None else self.principal(
-            name, entry["role"], entry["wards"], ref=f"user:{name}:0")
+                                  ref=f"user:{name}:{version}:{session_id}")
+        entry, held = self.users.get(name), self.sessions.get(key)
+        if entry is None or held is None or held[0] != name \
+                or self._expired(time.monotonic() - held[1]):
+            return None
+        return self.principal(name, entry["role"], entry["wards"],
+                              ref=f"user:{name}:{version}:{session_id}")
+
+    def _session_key(self, ref: str) -> str | None:
+        kind, _name, _version, session_id = (ref.split(":") + ["", "", "", ""])[:4]
+        return token_key(session_id) if kind == "user" and session_id else None
+
+    def touch(self, ref: str) -> None:
+        """Note user activity in the session behind ``ref`` (resets its idle clock)."""
+        key = self._session_key(ref)
+        if key is None:
+            return
+        if self.uses_database:
+            store_users.touch_session(self._db(), key,
+                                      min(15.0, self.idle_s / 10) if self.idle_s > 0 else 15.0)
+        else:
+            with self._lock:
+                if key in self.sessions:
+                    self.sessions[key][1] = time.monotonic()
+
+    def end_session(self, ref: str) -> None:
+        """Sign out the session behind ``ref`` (its cookie signs nobody in any more)."""
+        key = self._session_key(ref)
+        if key is None:
+            return
+        if self.uses_database:
+            store_users.close_session(self._db(), key)
+        else:
+            with self._lock:
+                self.sessions.pop(key, None)
 
     def kiosk(self, key: str, via: str = "session") -> Any:
         """The map wall behind a kiosk token key, if the token is (still) accepted."""
@@ -161,10 +237,8 @@ class Directory:
         revoked, or its sessions ended)."""
         kind, _sep, rest = ref.partition(":")
         if kind == "user":
-            name, _sep, version = rest.rpartition(":")
-            if not version.isdigit():
-                return None
-            return self.user(name, None if not self.uses_database else int(version))
+            name, version, session_id = (rest.split(":") + ["", "", ""])[:3]
+            return self.session_user(name, version, session_id)
         if kind == "kiosk":
             return self.kiosk(rest)
         if kind == "api":

@@ -1,21 +1,42 @@
-"""Sign-in and sign-out routes: the form, the JSON session API; throttled and audited."""
+"""Sign-in and sign-out routes: the form, the JSON session API; throttled and audited.
+
+Idle sessions: a user's session ends after ``SESSION_IDLE_S`` seconds without activity
+(:mod:`webapp.auth.directory` keeps the clock on the server). What counts as activity is
+any request from the session except a *background* one: a GET/HEAD that carries
+``X-Vigil-Background: 1``, which the pages' script (static/vigil/js/core.js) sends with
+its polls and session checks. The page reports the user's clicks and keys with a plain
+``GET /api/v1/session`` at most once a minute; the live socket never counts. When the
+limit passes, the next poll gets 401, the page goes to ``/login``, which says why, and
+the server drops the socket at its next re-check (:mod:`webapp.realtime`).
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 
 import flask_login
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Response, current_app, g, redirect, render_template, request,
+                   session, url_for)
+from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext as _
 
-from webapp.access import (PUBLIC, allow, audit, csrf_ok, csrf_token, current_principal,
-                           directory, safe_next, start_session)
+from webapp.access import (PUBLIC, SAFE_METHODS, allow, audit, csrf_ok, csrf_token,
+                           current_principal, directory, safe_next, start_session)
 from webapp.auth.i18n import gettext as security_gettext
 from webapp.auth.throttle import LoginThrottle
 from webapp.errors import error_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("access", __name__)
+
+#: Request header the pages set on their background polls (not user activity).
+BACKGROUND_HEADER = "X-Vigil-Background"
+#: What the sign-in page says after a session ended for inactivity (kept here, not in a
+#: shared catalogue, so this module owns it).
+IDLE_MESSAGE = {"vi": "Phiên đã hết hạn do không hoạt động. Vui lòng đăng nhập lại.",
+                "en": "Your session expired after a period of inactivity. "
+                      "Please sign in again."}
 
 
 def throttle() -> LoginThrottle:
@@ -32,7 +53,8 @@ def _attempt(name: str, password: str) -> tuple[object | None, int]:
         audit("login", name[:200], outcome="denied", actor=name[:200] or "anonymous",
               detail={"reason": "too many failures", "retry_after_s": wait})
         return None, wait
-    principal = directory().authenticate(name, password) if len(password) <= 1024 else None
+    principal = directory().authenticate(name, password, remote) \
+        if len(password) <= 1024 else None
     if principal is None:
         throttle().failed(remote, name)
         log.warning("failed sign-in for %r from %s", name, remote)
@@ -66,18 +88,26 @@ def login_page() -> Response | tuple[str, int] | tuple[str, int, dict]:
                 headers = {"Retry-After": str(wait)}
             else:
                 error, status = _("Wrong user name or password."), 401
+    elif session.get("ended") == "idle":
+        error = IDLE_MESSAGE.get(current_locale(), IDLE_MESSAGE["en"])
     context = {"error": error, "csrf": csrf_token(), "lang": current_locale(),
                "next": safe_next(request.values.get("next"))}
     return render_template("login.html", **context), status, headers
+
+
+def _sign_out() -> None:
+    principal = current_principal()
+    audit("logout", principal.name)  # type: ignore[union-attr]
+    directory().end_session(principal.ref)  # type: ignore[union-attr]
+    flask_login.logout_user()
+    session.clear()
 
 
 @bp.route("/logout", methods=["POST"])
 @allow("view")
 def logout() -> Response:
     """End the session."""
-    audit("logout", current_principal().name)  # type: ignore[union-attr]
-    flask_login.logout_user()
-    session.clear()
+    _sign_out()
     return redirect(url_for("access.login_page"))
 
 
@@ -86,8 +116,10 @@ def logout() -> Response:
 def session_info() -> Response:
     """Who is signed in, and the CSRF token for state-changing calls."""
     principal = current_principal()
+    idle_s = directory().idle_s if principal is not None and principal.via == "session" \
+        and principal.ref.startswith("user:") and directory().idle_s > 0 else None
     return {"user": None if principal is None else principal.to_json(),
-            "csrf_token": csrf_token()}
+            "csrf_token": csrf_token(), "idle_s": idle_s}
 
 
 @bp.post("/api/v1/session")
@@ -116,7 +148,49 @@ def session_login() -> Response:
 @allow("view")
 def session_logout() -> Response:
     """Sign out."""
-    audit("logout", current_principal().name)  # type: ignore[union-attr]
-    flask_login.logout_user()
-    session.clear()
+    _sign_out()
     return Response(status=204)
+
+
+def is_background() -> bool:
+    """Whether this request is a page's background poll (it does not keep a session
+    alive); state-changing requests never are."""
+    return request.method in SAFE_METHODS and request.headers.get(BACKGROUND_HEADER) == "1"
+
+
+def _static(endpoint: str | None) -> bool:
+    return endpoint is None or endpoint == "static" or endpoint.endswith(".static")
+
+
+def _note_idle_end() -> None:
+    """Before any other check: when this browser's user session has just ended for
+    inactivity, say so in the (otherwise emptied) cookie, so the sign-in page can tell
+    the user why, whichever request noticed it first (a poll, a session check, a page)."""
+    if session.get("kind") != "user" or "_user_id" not in session \
+            or _static(request.endpoint) or request.headers.get("Authorization"):
+        return
+    seen = float(session.get("seen", 0))
+    if current_principal() is not None:
+        return
+    idle = directory().idle_s
+    if g.get("vigil_session_idle") or (idle > 0 and time.time() - seen > idle):
+        session.clear()
+        session["ended"] = "idle"
+
+
+@bp.record_once
+def _first(state: BlueprintSetupState) -> None:
+    state.app.before_request_funcs.setdefault(None, []).insert(0, _note_idle_end)
+
+
+@bp.before_app_request
+def _note_activity() -> None:
+    """Reset the idle clock of a user's session on anything but a background request
+    (runs after the access check, so refused requests never count)."""
+    if is_background() or _static(request.endpoint):
+        return
+    principal = current_principal()
+    if principal is not None and principal.via == "session" \
+            and principal.ref.startswith("user:"):
+        directory().touch(principal.ref)
+        session["seen"] = int(time.time())     # the cookie's own idle check agrees

@@ -149,14 +149,98 @@ function apiUrl(name, params) {
   return search ? path + "?" + search : path;
 }
 
+// -- idle sign-out -----------------------------------------------------------------
+//
+// A user's session ends after the server's idle limit without *user* activity. The
+// pages' own polls and session checks are marked as background requests
+// (X-Vigil-Background: 1) and do not keep the session alive; navigation, POSTs and
+// clicks or keys on the page do: the first activity after a quiet spell is reported at
+// once, then at most once a minute (a plain GET of the session). When the server says
+// the session is gone (401, or no user), the page goes to the sign-in page, which says
+// why. The map wall's kiosk session has no idle limit; a revoked one ends the same way.
+
+const BACKGROUND_HEADER = "X-Vigil-Background";
+const REPORT_EVERY_MS = 60 * 1000;
+const session = {
+  idleMs: null,        // the server's idle limit (null: none), from GET /api/v1/session
+  lastReport: Date.now(),   // loading the page was activity
+  reportTimer: null,
+  checkTimer: null,
+  leaving: false,
+};
+
+/** Go to the sign-in page (once), coming back here afterwards. */
+function signInAgain() {
+  if (session.leaving) return;
+  session.leaving = true;
+  const next = window.location.pathname + window.location.search;
+  window.location.assign("/login?next=" + encodeURIComponent(next));
+}
+
+function reportEveryMs() {
+  return session.idleMs ? Math.min(REPORT_EVERY_MS, session.idleMs / 4) : REPORT_EVERY_MS;
+}
+
+/** Ask the server about this session: a background check, or (activity) a report. */
+async function checkSession(activity) {
+  const options = { headers: { Accept: "application/json" }, credentials: "same-origin" };
+  if (!activity) options.headers[BACKGROUND_HEADER] = "1";
+  let payload;
+  try {
+    const response = await fetch(apiUrl("session"), options);
+    if (!response.ok) return;
+    payload = await response.json();
+  } catch (err) {
+    return;              // server away (restarting): the next check tries again
+  }
+  if (!payload.user) {
+    signInAgain();
+    return;
+  }
+  session.idleMs = payload.idle_s ? payload.idle_s * 1000 : null;
+}
+
+function scheduleCheck() {
+  // Check a little more often than the idle limit, at least once a minute.
+  const every = session.idleMs ? Math.max(1000, Math.min(60 * 1000, session.idleMs / 3))
+    : 60 * 1000;
+  session.checkTimer = setTimeout(async () => {
+    await checkSession(false);
+    if (!session.leaving) scheduleCheck();
+  }, every);
+}
+
+function noteActivity() {
+  if (session.reportTimer !== null || session.leaving) return;
+  const wait = Math.max(0, session.lastReport + reportEveryMs() - Date.now());
+  session.reportTimer = setTimeout(() => {
+    session.reportTimer = null;
+    session.lastReport = Date.now();
+    checkSession(true);
+  }, wait);
+}
+
+/** Watch the session of a signed-in page (started once, when core.js loads). */
+function watchSession() {
+  if (!config.user || !(config.api || {}).session) return;
+  for (const type of ["pointerdown", "keydown", "wheel", "touchstart"]) {
+    document.addEventListener(type, noteActivity, { capture: true, passive: true });
+  }
+  checkSession(false).then(() => { if (!session.leaving) scheduleCheck(); });
+}
+
+watchSession();
+
 async function request(method, name, params, body) {
   const options = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+  if (method === "GET") options.headers[BACKGROUND_HEADER] = "1";   // polls, not activity
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
     if (config.csrf_token) options.headers["X-CSRF-Token"] = config.csrf_token;
   }
   const response = await fetch(apiUrl(name, params), options);
+  if (response.status === 401 && config.user) signInAgain();
   let payload = null;
   try {
     payload = await response.json();
@@ -171,7 +255,8 @@ async function request(method, name, params, body) {
   return payload;
 }
 
-/** GET one of the API URLs named in the page configuration. */
+/** GET one of the API URLs named in the page configuration (a background request: it
+ * does not keep an idle session alive; what the user does is reported separately). */
 export function apiGet(name, params) {
   return request("GET", name, params);
 }
