@@ -183,3 +183,56 @@ def bench_frames(video: Path, frames: int = 60, fps: float = 2.0) -> dict[str, A
             "plate_reads": stage.watchers[0][1].reader.calls,
             "face_detections": engine.timings["detect"][0],
             "face_embeddings": engine.timings["embed"][0], "events": events}
+
+
+def bench_evidence(rounds: int = 3) -> dict[str, Any]:
+    """CPU ms per evidence image for pixelating faces (analytics/privacy.py): the evidence
+    writer with and without it, over real photos (sizes 233×287 to 1280×720)."""
+    from datetime import datetime, timezone
+
+    from analytics.evidence import EvidenceStore
+    from analytics.privacy import FaceRedactor, bundled_model_dir, coco_people
+
+    data = Path(__file__).resolve().parents[2] / "tests" / "data"
+    samples = bundled_model_dir()
+    images = [cv2.imread(str(p)) for p in [data / "zidane.jpg", data / "bus.jpg"]
+              + [samples / f"{n}.jpg" for n in ("players", "gdp", "yaoming")]]
+    ts = datetime.now(timezone.utc)
+    people = coco_people()
+    boxes = [people(image) for image in images]
+    out: dict[str, Any] = {"images": len(images) * rounds}
+    with tempfile.TemporaryDirectory() as root:
+        stores = {"unblurred": EvidenceStore(Path(root), unblurred=["cam"]),
+                  "faces": EvidenceStore(Path(root)),
+                  "heads": EvidenceStore(Path(root), redactor=FaceRedactor(
+                      [Path(root) / "none"], people=people))}
+        for name, store in stores.items():
+            store.save("cam", ts, "bench", images[0])  # warm-up (loads the model)
+            cpu = 0.0
+            for _ in range(rounds):
+                for image, found in zip(images, boxes):
+                    t0 = _cpu()
+                    store.save("cam", ts, "bench", image,
+                               people=found if name == "heads" else None)
+                    cpu += _cpu() - t0
+            out[f"{name}_ms_per_image"] = 1000 * cpu / out["images"]
+        stores["heads"].redactor._people = people  # the fallback detecting people itself
+        cpu = 0.0
+        for _ in range(rounds):
+            for image in images:
+                t0 = _cpu()
+                stores["heads"].save("cam", ts, "bench", image)
+                cpu += _cpu() - t0
+        out["heads_detecting_people_ms_per_image"] = 1000 * cpu / out["images"]
+    out["faces_blur_ms"] = out["faces_ms_per_image"] - out["unblurred_ms_per_image"]
+    out["heads_blur_ms"] = out["heads_ms_per_image"] - out["unblurred_ms_per_image"]
+    return out
+
+
+if __name__ == "__main__":  # python -m analytics.recognition.bench
+    import os
+
+    for key, value in bench_evidence().items():
+        print(f"evidence {key}: {value:.1f}" if isinstance(value, float)
+              else f"evidence {key}: {value}")
+    print("load average: %.2f %.2f %.2f" % os.getloadavg())
