@@ -6,11 +6,13 @@
 // API with the page's filters. ``IncidentLayer`` draws merged incidents (alerts from
 // several cameras, store/incidents.py) as one pin with a count badge; its popup lists the
 // member events and, for those who act on alerts, marks the incident true or false alarm.
+// Incidents at one place are one pin whose list picks an incident (PinStacks, map.js).
 
 import {
   config, t, el, kindLabel, formatDateTime, apiGet, apiPost, rowsOf, notify,
   SEVERITY_NAMES, SEVERITY_COLOURS,
 } from "./core.js";
+import { PinStacks } from "./map.js";
 
 const L = window.L;
 
@@ -175,6 +177,21 @@ export class IncidentLayer {
     this.onMember = options.onMember || null;
     this.incidents = new Map();     // id -> {props, marker, node}
     this.members = new Set();       // event ids inside a drawn incident
+    this.card = null;               // {entry, popup}: the incident card shown
+    this.stacks = new PinStacks(map, {
+      title: (n) => `${t("Incidents")} · ${n}`,
+      describe: (item, li) => {
+        const p = item.entry.props;
+        li.dataset.incidentId = String(p.id);
+        li.style.setProperty("--pin-colour", SEVERITY_COLOURS[p.max_severity]
+          || SEVERITY_COLOURS[0]);
+        li.appendChild(el("time", null, formatDateTime(p.last_ts)));
+        li.appendChild(el("span", null, t("Incident: {n} alerts", { n: p.n })));
+        const kinds = [...new Set((p.members || []).map((m) => kindLabel(m.kind)))];
+        li.appendChild(el("span", "where", kinds.join(", ")));
+      },
+      onPick: (item, popup) => { this.openCard(item.entry, popup); return true; },
+    });
     control.addRow("incidents", t("Incidents (merged alerts)"), "vk-incidents", true,
       (on) => {
         if (on) this.group.addTo(map); else this.group.remove();
@@ -195,6 +212,9 @@ export class IncidentLayer {
   /** Reload from the recognition API (which merges new alerts first). */
   async load(params, keep = () => true) {
     const payload = await apiGet("incidents", { ...params, format: "geojson", limit: 500 });
+    this.stacks.clear();
+    if (this.card) this.map.closePopup(this.card.popup);
+    this.card = null;
     this.group.clearLayers();
     this.incidents.clear();
     this.members.clear();
@@ -227,12 +247,25 @@ export class IncidentLayer {
       title: t("Incident: {n} alerts", { n: props.n }),
     });
     const entry = { props, marker, node };
-    marker.bindPopup(() => this.popup(entry), { className: "vigil-incident-popup",
-      maxWidth: 340, minWidth: 240 });
+    marker.on("click", () => {
+      if (this.stacks.stacked(props.id)) this.stacks.openList(props.id);
+      else this.openCard(entry);
+    });
     marker.addTo(this.group);
     this.incidents.set(props.id, entry);
+    this.stacks.add({ id: props.id, ts: new Date(props.last_ts).getTime(), lat: props.lat,
+      lon: props.lon, marker, node, z: zIndexOffset, entry });
     for (const m of props.members || []) this.members.add(m.event_id);
     this.styleVerdict(entry);
+  }
+
+  /** The incident's card in ``popup`` (a stack's list), or in a popup of its own. */
+  openCard(entry, popup = null) {
+    const card = popup || L.popup({ className: "vigil-incident-popup", maxWidth: 340,
+      minWidth: 240, offset: [0, -8] }).setLatLng(entry.marker.getLatLng());
+    card.setContent(this.popup(entry));
+    if (!card.isOpen()) card.openOn(this.map);
+    this.card = { entry, popup: card };
   }
 
   styleVerdict(entry) {
@@ -289,7 +322,7 @@ export class IncidentLayer {
       entry.props.verdict = verdict;
       entry.props.verdict_by = (config.user && config.user.name) || "";
       this.styleVerdict(entry);
-      entry.marker.setPopupContent(this.popup(entry));
+      if (this.card && this.card.entry === entry) this.card.popup.setContent(this.popup(entry));
     } catch (err) {
       notify(t("Could not save: {reason}", { reason: err.message }), "error");
     }

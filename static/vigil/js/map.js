@@ -3,10 +3,11 @@
 // Basemap tiles come from the server (/tiles, MBTiles zoom 0–6 offline); beyond the
 // tiles' zoom the ward and zone outlines (vector) keep the viewer oriented. Cameras are
 // canvas circle markers (2,300 of them draw in one canvas), alert pins are DOM markers
-// that pulse when they arrive and fade with age.
+// that pulse when they arrive and fade with age; pins at one place are one pin with a
+// count that opens a list of them (PinStacks).
 
 import {
-  config, t, el, kindLabel, formatTime, formatAge, apiGet, rowsOf,
+  config, t, el, kindLabel, formatTime, formatDateTime, formatAge, apiGet, rowsOf,
   SEVERITY_COLOURS, SEVERITY_NAMES, STATUS_COLOURS,
 } from "./core.js";
 
@@ -289,10 +290,131 @@ export async function loadCameras(layer, params) {
   return layer;
 }
 
+/** Pins closer than this (degrees, about a metre) sit at one place: one stack. */
+const STACK_GRID = 1e-5;
+
+/** The stack a pin at ``lat, lon`` belongs to (events placed at their camera share one). */
+export function stackKey(lat, lon) {
+  return `${Math.round(lat / STACK_GRID)},${Math.round(lon / STACK_GRID)}`;
+}
+
+/**
+ * Pins that sit at one place (a camera's alerts placed at the camera, its incidents) are
+ * shown as one: the newest on top with a badge counting them, the others kept under it,
+ * hidden. A click on a stack opens a list, newest first, to pick one. Items are
+ * ``{id, ts, lat, lon, marker, node, z}`` (``z``: the marker's own z-index offset).
+ *
+ * ``title(n)`` heads the list, ``describe(item, li)`` fills an entry, ``onPick(item,
+ * popup)`` runs when an entry is picked and returns true to keep the popup open (it
+ * may show something else in it), false to close it.
+ */
+export class PinStacks {
+  constructor(map, options) {
+    this.map = map;
+    this.title = options.title;
+    this.describe = options.describe;
+    this.onPick = options.onPick || null;
+    this.items = new Map();   // id -> item
+    this.stacks = new Map();  // key -> Set of ids
+    this.popup = null;
+  }
+
+  add(item) {
+    this.remove(item.id);
+    item.key = stackKey(item.lat, item.lon);
+    this.items.set(item.id, item);
+    if (!this.stacks.has(item.key)) this.stacks.set(item.key, new Set());
+    this.stacks.get(item.key).add(item.id);
+    this.restack(item.key);
+  }
+
+  remove(id) {
+    const item = this.items.get(id);
+    if (!item) return;
+    this.items.delete(id);
+    const stack = this.stacks.get(item.key);
+    stack.delete(id);
+    item.node.classList.remove("vigil-stacked-under");
+    const badge = item.node.querySelector(".vigil-stack-count");
+    if (badge) badge.remove();
+    delete item.node.dataset.stack;
+    if (stack.size) this.restack(item.key); else this.stacks.delete(item.key);
+  }
+
+  clear() {
+    for (const id of [...this.items.keys()]) this.remove(id);
+    if (this.popup) this.map.closePopup(this.popup);
+  }
+
+  /** The items stacked with ``id`` (itself included), newest first. */
+  members(id) {
+    const item = this.items.get(id);
+    if (!item) return [];
+    return [...this.stacks.get(item.key)].map((i) => this.items.get(i))
+      .sort((a, b) => (b.ts - a.ts) || (b.id - a.id));
+  }
+
+  stacked(id) {
+    const item = this.items.get(id);
+    return Boolean(item) && this.stacks.get(item.key).size > 1;
+  }
+
+  restack(key) {
+    const ids = this.stacks.get(key);
+    if (!ids || !ids.size) return;
+    const sorted = this.members(ids.values().next().value);
+    sorted.forEach((item, rank) => {
+      const top = rank === 0;
+      item.node.classList.toggle("vigil-stacked-under", !top && sorted.length > 1);
+      item.marker.setZIndexOffset((item.z || 0) + (top ? 100000 : 0));
+      let badge = item.node.querySelector(".vigil-stack-count");
+      if (top && sorted.length > 1) {
+        if (!badge) badge = item.node.appendChild(el("span", "vigil-stack-count"));
+        badge.textContent = String(sorted.length);
+        item.node.dataset.stack = String(sorted.length);
+      } else {
+        if (badge) badge.remove();
+        delete item.node.dataset.stack;
+      }
+    });
+  }
+
+  /** Open the list of the stack ``id`` belongs to. */
+  openList(id) {
+    const items = this.members(id);
+    if (!items.length) return;
+    const box = el("div", "vigil-stack-list");
+    box.appendChild(el("strong", null, this.title(items.length)));
+    const list = el("ol");
+    for (const item of items) {
+      const li = el("li");
+      li.dataset.id = String(item.id);
+      this.describe(item, li);
+      if (this.onPick) {
+        li.classList.add("clickable");
+        li.tabIndex = 0;
+        const pick = (e) => {
+          // the entry may be replaced by what is picked: Leaflet, no longer finding it
+          // inside the popup, would take the click for one on the map and close the popup
+          e.stopPropagation();
+          if (!this.onPick(item, this.popup) && this.popup) this.map.closePopup(this.popup);
+        };
+        li.addEventListener("click", pick);
+        li.addEventListener("keydown", (e) => { if (e.key === "Enter") pick(e); });
+      }
+      list.appendChild(li);
+    }
+    box.appendChild(list);
+    this.popup = L.popup({ className: "vigil-stack-popup", maxWidth: 340, minWidth: 220,
+      offset: [0, -6] })
+      .setLatLng([items[0].lat, items[0].lon]).setContent(box).openOn(this.map);
+  }
+}
+
 /**
  * Alert pins: each pin pulses on arrival and fades as it ages; pins older than
  * ``maxAgeMs`` are removed and at most ``limit`` are kept, so memory stays flat on a
- * wall that runs for weeks.
+ * wall that runs for weeks. Alerts at one place are one pin with a count (PinStacks).
  */
 export class PinLayer {
   constructor(map, options = {}) {
@@ -301,6 +423,19 @@ export class PinLayer {
     this.maxAgeMs = options.maxAgeMs || 30 * 60 * 1000;
     this.limit = options.limit || 400;
     this.onSelect = options.onSelect || null;
+    this.stacks = new PinStacks(map, {
+      title: (n) => `${t("Alerts")} · ${n}`,
+      describe: (pin, li) => {
+        const ev = pin.event;
+        li.dataset.eventId = String(ev.id);
+        li.classList.add("vigil-sev-" + (SEVERITY_NAMES[ev.severity] || "info"));
+        li.style.setProperty("--pin-colour", SEVERITY_COLOURS[ev.severity]
+          || SEVERITY_COLOURS[0]);
+        li.appendChild(el("time", null, formatDateTime(ev.ts)));
+        li.appendChild(el("span", null, kindLabel(ev.kind)));
+      },
+      onPick: this.onSelect ? (pin) => { this.onSelect(pin.event); return false; } : null,
+    });
     this.timer = setInterval(() => this.age(), options.ageEveryMs || 5000);
   }
 
@@ -317,7 +452,6 @@ export class PinLayer {
     const marker = L.marker([event.lat, event.lon], {
       pane: "pins",
       icon: L.divIcon({ html: node, className: "vigil-pin-icon", iconSize: [28, 28] }),
-      interactive: Boolean(this.onSelect),
       keyboard: false,
     });
     if (this.onSelect) {
@@ -325,22 +459,34 @@ export class PinLayer {
       tip.appendChild(el("strong", null, kindLabel(event.kind)));
       tip.appendChild(el("span", null, " · " + formatTime(event.ts)));
       marker.bindTooltip(tip, { className: "vigil-tip", direction: "top" });
-      marker.on("click", () => this.onSelect(event));
     }
+    marker.on("click", () => this.clicked(event.id));
     marker.addTo(this.map);
-    this.pins.set(event.id, { marker, node, ts: new Date(event.ts).getTime(), event });
+    const pin = { id: event.id, marker, node, ts: new Date(event.ts).getTime(), event,
+      lat: event.lat, lon: event.lon };
+    this.pins.set(event.id, pin);
+    this.stacks.add(pin);
     if (options.fresh !== false) {
       setTimeout(() => node.classList.remove("vigil-pin-fresh"), 12000);
     }
-    this.styleAge(this.pins.get(event.id), Date.now());
+    this.styleAge(pin, Date.now());
     while (this.pins.size > this.limit) {
       this.remove(this.pins.keys().next().value);
     }
   }
 
+  /** A stacked pin opens the list of its place; a single one selects its alert. */
+  clicked(id) {
+    const pin = this.pins.get(id);
+    if (!pin) return;
+    if (this.stacks.stacked(id)) this.stacks.openList(id);
+    else if (this.onSelect) this.onSelect(pin.event);
+  }
+
   remove(id) {
     const pin = this.pins.get(id);
     if (!pin) return;
+    this.stacks.remove(id);
     pin.marker.remove();
     this.pins.delete(id);
   }
@@ -352,6 +498,7 @@ export class PinLayer {
 
   clear() {
     for (const id of [...this.pins.keys()]) this.remove(id);
+    this.stacks.clear();
   }
 
   styleAge(pin, now) {
