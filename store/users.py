@@ -192,6 +192,40 @@ def close_session(conn: psycopg.Connection, key: str) -> None:
     conn.execute("DELETE FROM web_sessions WHERE key = %s", (key,))
 
 
+
+# -- failed sign-ins (migration 0032) -----------------------------------------------------
+
+def note_sign_in_failure(conn: psycopg.Connection, remote: str, name: str,
+                         window_s: float) -> None:
+    """Record a failed sign-in for ``name`` from ``remote``; forget failures older than
+    ``window_s`` seconds (of every address)."""
+    with conn.transaction():
+        conn.execute("DELETE FROM sign_in_failures WHERE at < now() - "
+                     "make_interval(secs => %s)", (window_s,))
+        conn.execute("INSERT INTO sign_in_failures (remote, user_name) VALUES (%s, %s)",
+                     (remote[:100], name.lower()[:100]))
+
+
+def sign_in_wait(conn: psycopg.Connection, remote: str, name: str | None, limit: int,
+                 window_s: float) -> float:
+    """Seconds until fewer than ``limit`` failures from ``remote`` (for user ``name``, or
+    for any name when None) lie within the last ``window_s`` seconds; 0 when already."""
+    pair = "" if name is None else "AND user_name = %(name)s "
+    row = conn.execute(
+        "SELECT %(window)s - extract(epoch FROM now() - at) FROM sign_in_failures "
+        "WHERE remote = %(remote)s " + pair + "AND at > now() - make_interval(secs => "
+        "%(window)s) ORDER BY at DESC OFFSET %(skip)s LIMIT 1",
+        {"window": window_s, "remote": remote[:100], "skip": max(limit - 1, 0),
+         "name": None if name is None else name.lower()[:100]}).fetchone()
+    return max(float(row[0]), 0.0) if row else 0.0
+
+
+def clear_sign_in_failures(conn: psycopg.Connection, remote: str, name: str) -> None:
+    """Forget the failures of user ``name`` from ``remote`` (after a good sign-in)."""
+    conn.execute("DELETE FROM sign_in_failures WHERE remote = %s AND user_name = %s",
+                 (remote[:100], name.lower()[:100]))
+
+
 # -- kiosk tokens ------------------------------------------------------------------------
 
 def add_kiosk_token(conn: psycopg.Connection, key: str, name: str = "wall",

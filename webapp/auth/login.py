@@ -56,9 +56,15 @@ def _attempt(name: str, password: str) -> tuple[object | None, int]:
     principal = directory().authenticate(name, password, remote) \
         if len(password) <= 1024 else None
     if principal is None:
-        throttle().failed(remote, name)
+        locked = throttle().failed(remote, name)
         log.warning("failed sign-in for %r from %s", name, remote)
         audit("login", name[:200], outcome="failed", actor=name[:200] or "anonymous")
+        if locked:      # this failure started a lockout (the check above let it through)
+            log.warning("sign-in locked for %r from %s (%s)", name, remote, ", ".join(locked))
+            audit("login.lockout", name[:200], outcome="denied",
+                  actor=name[:200] or "anonymous",
+                  detail={"locked": locked, "max_failures": throttle().max_failures,
+                          "window_s": throttle().window_s})
         return None, 0
     throttle().succeeded(remote, name)
     start_session(principal)
