@@ -212,6 +212,11 @@ class FaceRedactor:
         boxes = self.regions(image, keep, people)
         for box in boxes:
             pixelate(out, box)
+        if keep is not None and boxes:  # a neighbour's margin must not cover the match
+            h, w = image.shape[:2]
+            x1, y1 = max(0, int(keep[0])), max(0, int(keep[1]))
+            x2, y2 = min(w, int(np.ceil(keep[2]))), min(h, int(np.ceil(keep[3])))
+            out[y1:y2, x1:x2] = image[y1:y2, x1:x2]
         self.counts["images"] += 1
         self.counts["regions"] += len(boxes)
         return out

@@ -104,6 +104,9 @@ def test_face_match_keeps_the_matched_face_only(samples, faces, tmp_path):
     kept = [f for f in faces.detect(stored(tmp_path, full), max_faces=256)
             if _overlap(f.box, np.array(YAO_IN_TEAM)) > 0.5]
     assert len(kept) == 1 and kept[0].score >= 0.5  # the match is still his face
+    x1, y1, x2, y2 = YAO_IN_TEAM                    # untouched (but for the JPEG)
+    diff = stored(tmp_path, full)[y1:y2, x1:x2].astype(int) - team[y1:y2, x1:x2]
+    assert np.abs(diff).mean() < 6
     others = [b for b in before if _overlap(b.box, np.array(YAO_IN_TEAM)) < 0.3]
     assert len(others) >= 30
     assert [f for f in faces_left(faces, others, stored(tmp_path, full))
