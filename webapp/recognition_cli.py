@@ -1,8 +1,8 @@
 """``vigil watchlist …`` (faces) and ``vigil hotlist …`` (plates): enrol, list, remove.
 
 Every view and change is written to the audit log (``audit_log``) with the actor
-``cli:<os user>``. Enrolment runs the face models here (the CLI is the one web-side
-module allowed to import analytics/).
+``cli:<os user>``. Enrolment runs the face models here, through
+:mod:`webapp.watchlist_enrol` (shared with the admin form of the recognition page).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import getpass
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 
@@ -26,6 +27,16 @@ def _actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no passwd entry (containers)
         return "cli:unknown"
+
+
+def _store(settings: Settings, change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``change(conn, *args, **kwargs)`` on the database; a bad value or a
+    missing entry becomes a ClickException with the store's message."""
+    with open_database(settings) as url, connect(url, autocommit=True) as conn:
+        try:
+            return change(conn, *args, **kwargs)
+        except (ValueError, wl.NotFound) as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 @click.group("watchlist")
@@ -74,32 +85,19 @@ def watchlist_add(settings: Settings, name: str, photos: tuple[Path, ...],
                   reason: str | None, category: str, largest: bool,
                   models: Path | None) -> None:
     """Enrol NAME from one or more PHOTOS (each must show the person's face)."""
-    import cv2
-
-    from analytics.recognition.faces import FaceEngine, encode_photo
+    from analytics.recognition.faces import FaceEngine
+    from webapp.watchlist_enrol import PhotoRejected, enrol, faces_from_photos
     engine = FaceEngine(_model_dir(settings, models))
-    faces = []
-    for path in photos:
-        image = cv2.imread(str(path))
-        if image is None:
-            raise click.ClickException(f"{path}: not an image OpenCV can read")
-        found = [f for f in engine.detect(image) if f.size >= 40]
-        if not found:
-            raise click.ClickException(f"{path}: no face of at least 40 px found")
-        if len(found) > 1 and not largest:
-            raise click.ClickException(f"{path}: {len(found)} faces; use a photo of the "
-                                       "person alone, or --largest")
-        face = max(found, key=lambda f: f.size)
-        faces.append((path, engine.embed(image, face), encode_photo(image, face), face.score))
-    actor = _actor()
-    with open_database(settings) as url, connect(url, autocommit=True) as conn:
-        try:
-            pid = wl.add_person(conn, name, actor, reason=reason, category=category)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        for path, vec, jpeg, score in faces:
-            wl.add_face(conn, pid, vec, jpeg, engine.model, actor, det_score=score)
-            click.echo(f"  {path}: face enrolled (detector score {score:.2f})")
+    try:
+        faces = faces_from_photos(engine, [(str(p), p.read_bytes()) for p in photos],
+                                  largest=largest)
+    except PhotoRejected as exc:
+        hint = ", or --largest" if exc.code == "many_faces" else ""
+        raise click.ClickException(f"{exc}{hint}") from None
+    pid = _store(settings, enrol, engine.model, name, faces, _actor(), reason=reason,
+                 category=category)
+    for face in faces:
+        click.echo(f"  {face.filename}: face enrolled (detector score {face.score:.2f})")
     click.echo(f"watchlist person {pid}: {name} ({len(faces)} photo(s))")
 
 
@@ -107,8 +105,7 @@ def watchlist_add(settings: Settings, name: str, photos: tuple[Path, ...],
 @click.pass_obj
 def watchlist_list(settings: Settings) -> None:
     """List watchlist persons (audited)."""
-    with open_database(settings) as url, connect(url, autocommit=True) as conn:
-        persons = wl.list_persons(conn, _actor())
+    persons = _store(settings, wl.list_persons, _actor())
     for p in persons:
         click.echo(f"{p.id}\t{p.name}\t{p.category}\t{len(p.faces)} face(s)\t"
                    f"{'active' if p.active else 'inactive'}\t{p.reason or ''}")
@@ -120,11 +117,7 @@ def watchlist_list(settings: Settings) -> None:
 @click.pass_obj
 def watchlist_remove(settings: Settings, person_id: int) -> None:
     """Remove a person with all enrolled faces and photos."""
-    with open_database(settings) as url, connect(url, autocommit=True) as conn:
-        try:
-            wl.remove_person(conn, person_id, _actor())
-        except wl.NotFound as exc:
-            raise click.ClickException(str(exc)) from None
+    _store(settings, wl.remove_person, person_id, _actor())
     click.echo(f"watchlist person {person_id} removed")
 
 
@@ -144,11 +137,7 @@ def hotlist_add(settings: Settings, plate: str, reason: str | None,
     """Add PLATE to the hotlist: 51G-123.45, "59-X3 123.45" and the like."""
     if expires is not None:
         expires = expires.replace(tzinfo=timezone.utc)
-    with open_database(settings) as url, connect(url, autocommit=True) as conn:
-        try:
-            p = wl.add_plate(conn, plate, _actor(), reason=reason, expires_at=expires)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
+    p = _store(settings, wl.add_plate, plate, _actor(), reason=reason, expires_at=expires)
     click.echo(f"hotlist: {p.text} ({p.vehicle}, {p.province})")
 
 
@@ -156,8 +145,7 @@ def hotlist_add(settings: Settings, plate: str, reason: str | None,
 @click.pass_obj
 def hotlist_list(settings: Settings) -> None:
     """List hotlist plates (audited)."""
-    with open_database(settings) as url, connect(url, autocommit=True) as conn:
-        entries = wl.list_plates(conn, _actor())
+    entries = _store(settings, wl.list_plates, _actor())
     for e in entries:
         click.echo(f"{e['plate']}\t{'active' if e['active'] else 'inactive'}\t"
                    f"{e['expires_at'] or '-'}\t{e['reason'] or ''}")
@@ -169,11 +157,7 @@ def hotlist_list(settings: Settings) -> None:
 @click.pass_obj
 def hotlist_remove(settings: Settings, plate: str) -> None:
     """Take PLATE off the hotlist."""
-    with open_database(settings) as url, connect(url, autocommit=True) as conn:
-        try:
-            wl.remove_plate(conn, plate, _actor())
-        except wl.NotFound as exc:
-            raise click.ClickException(str(exc)) from None
+    _store(settings, wl.remove_plate, plate, _actor())
     click.echo(f"hotlist: {plate} removed")
 
 

@@ -4,9 +4,11 @@ Rendered on the server (plain forms with the session's CSRF token, no script), s
 works under the strict content security policy. Operators and commanders manage the
 plate hotlist and search plates (ward-scoped); admins also see the watchlist with the
 enrolled photos, the precision of every rule from judged incidents, and the recognition
-audit log. Every view and change is audited by :mod:`store.watchlist`. Strings come from
-the ``recognition`` catalogue (``webapp/translations/<lang>/LC_MESSAGES/recognition.po``).
-Enrolment needs the face models and stays with ``vigil watchlist add``.
+audit log, and enrol a person from photos (a multipart form: the photos are checked on
+the server, each must show exactly one face, and a refusal names the file —
+:mod:`webapp.watchlist_enrol`, shared with ``vigil watchlist add``). Every view and change
+is audited (:mod:`store.watchlist`; refused enrolments too). Strings come from the
+``recognition`` catalogue (``webapp/translations/<lang>/LC_MESSAGES/recognition.po``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from flask_babel import Domain
 
 from store import incidents as inc
 from store import watchlist as wl
-from webapp.access import allow, require
+from webapp import watchlist_enrol as enrolment
+from webapp.access import allow, audit, require
 from webapp.db import get_db
 from webapp.i18n import LOCALES
 from webapp.views import page_config
@@ -27,6 +30,19 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("recognition_pages", __name__)
 domain = Domain(domain="recognition")
+
+#: What the enrolment form says when it refuses (``%(file)s`` names the photo).
+ENROL_MESSAGES = {
+    "not_image": "%(file)s: not a JPEG or PNG image.",
+    "too_large": "%(file)s: larger than %(mb)s MB.",
+    "no_face": "%(file)s: no face of at least %(px)s px found.",
+    "many_faces": "%(file)s: %(faces)s faces found; use a photo of the person alone.",
+    "photos": "Choose 1 to %(n)s photos.",
+    "name": "Name: 1 to 200 characters; reason: at most 2000.",
+    "models": "The face models are missing on the server: %(reason)s",
+}
+#: The enrolment form may upload this much (the app's limit is far lower).
+ENROL_MAX_BYTES = enrolment.MAX_PHOTOS * enrolment.MAX_PHOTO_BYTES + 64 * 1024
 
 
 def _page(**extra: object) -> str:
@@ -55,10 +71,12 @@ def _page(**extra: object) -> str:
                        precision=inc.rule_precision(conn),
                        audit=wl.audit_log(conn, 50))
     context.update(extra)
+    context.setdefault("enrol_form", {"category": "wanted"})
     return render_template(
         "recognition.html", page=page_config("recognition"), view="recognition",
         lang_switch={lang: url_for("i18n.switch", lang=lang, next=nxt) for lang in LOCALES},
-        r_=domain.gettext, **context)
+        r_=domain.gettext, categories=wl.CATEGORIES, enrolled=request.args.get("enrolled"),
+        **context)
 
 
 @bp.get("/recognition")
@@ -105,3 +123,55 @@ def remove_person(person_id: int) -> Response | str:
     except wl.NotFound:
         return _page(error="not_found"), 404
     return redirect(url_for("recognition_pages.recognition"))
+
+
+@bp.url_value_preprocessor
+def _upload_limit(endpoint: str | None, values: dict | None) -> None:
+    """Let the enrolment form carry its photos (this runs before the access check reads
+    the form for its CSRF token; everywhere else the app's small limit stays)."""
+    if endpoint == "recognition_pages.enrol_person":
+        request.max_content_length = ENROL_MAX_BYTES
+
+
+def _refuse_enrolment(code: str, form: dict[str, str], **params: object) -> tuple[str, int]:
+    audit("watchlist.enrol", None, outcome="failed", detail={"reason": code, **{
+        k: v for k, v in params.items() if k in ("file", "faces")}})
+    return _page(enrol_error=domain.gettext(ENROL_MESSAGES[code], **params),
+                 enrol_form=form), 422
+
+
+@bp.post("/recognition/watchlist")
+@allow("admin")
+def enrol_person() -> Response | tuple[str, int]:
+    """Enrol a person from the form's photos (all or nothing)."""
+    from flask import current_app
+
+    principal = require("admin")
+    form = {"name": request.form.get("name", "").strip(),
+            "reason": request.form.get("reason", "").strip(),
+            "category": request.form.get("category", "wanted")}
+    photos = [f for f in request.files.getlist("photos") if f.filename]
+    if not 0 < len(form["name"]) <= 200 or len(form["reason"]) > 2000 \
+            or form["category"] not in wl.CATEGORIES:
+        return _refuse_enrolment("name", form)
+    if not 0 < len(photos) <= enrolment.MAX_PHOTOS:
+        return _refuse_enrolment("photos", form, n=enrolment.MAX_PHOTOS)
+    uploads = [(f.filename or "?", f.read(enrolment.MAX_PHOTO_BYTES + 1)) for f in photos]
+    try:
+        engine = enrolment.face_engine(
+            current_app.config["SETTINGS"].state_dir / "models" / "buffalo_s")
+        faces = enrolment.faces_from_photos(engine, uploads)
+    except enrolment.ModelsMissing as exc:
+        log.error("enrolment refused: %s", exc)
+        return _refuse_enrolment("models", form, reason=str(exc))
+    except enrolment.PhotoRejected as exc:
+        return _refuse_enrolment(exc.code, form, file=exc.filename, faces=exc.faces,
+                                 mb=enrolment.MAX_PHOTO_BYTES // (1024 * 1024),
+                                 px=enrolment.MIN_FACE_PX)
+    pid = enrolment.enrol(get_db(), engine.model, form["name"], faces, principal.name,
+                          reason=form["reason"] or None, category=form["category"],
+                          remote=request.remote_addr)
+    log.info("watchlist person %s enrolled from %s photo(s) by %s", pid, len(faces),
+             principal.name)
+    return redirect(url_for("recognition_pages.recognition", enrolled=pid,
+                            _anchor="watchlist"))

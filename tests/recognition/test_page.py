@@ -83,3 +83,82 @@ def test_plate_search_shows_thumbnails(app, db_url, conn, tmp_path):
     assert "68-B1 234.56" in html and "Kiên Giang" in html
     assert re.search(r'<img class="recognition-thumb" src="/api/v1/events/\d+/evidence"', html)
     assert 'format=csv' in html
+
+
+def _photo(face_samples, name):
+    return (face_samples / f"{name}.jpg").read_bytes()
+
+
+def _blank_png() -> bytes:
+    import cv2
+    ok, buf = cv2.imencode(".png", np.full((200, 200, 3), 128, np.uint8))
+    assert ok
+    return buf.tobytes()
+
+
+def test_admin_enrols_from_photos_with_checks_and_audit(app, conn, face_samples):
+    import io
+
+    from store.audit import recent
+    admin = client_for(app, "admin")
+
+    def enrol(files, csrf=admin.csrf, client=admin, **fields):
+        data = {"name": "Diêu Minh", "category": "wanted", "reason": "QĐ 12/2026",
+                **fields, "photos": [(io.BytesIO(b), n) for n, b in files]}
+        if csrf:
+            data["csrf_token"] = csrf
+        return client.post("/recognition/watchlist?lang=vi", data=data,
+                           content_type="multipart/form-data")
+
+    yao = ("yao.jpg", _photo(face_samples, "yaoming"))
+    assert enrol([yao], csrf=None).status_code == 403                       # CSRF
+    op = client_for(app, "operator")
+    assert enrol([yao], csrf=op.csrf, client=op).status_code == 403         # admins only
+    refusals = [([("đội.jpg", _photo(face_samples, "players"))],
+                 r"đội.jpg: có \d+ khuôn mặt; hãy dùng ảnh chỉ có một người"),
+                ([yao, ("trống.png", _blank_png())],
+                 "trống.png: không tìm thấy khuôn mặt"),
+                ([("ghi-chú.jpg", b"just text, not a photo")],
+                 "ghi-chú.jpg: không phải ảnh JPEG hoặc PNG"),
+                ([], "Hãy chọn từ 1 đến 10 ảnh")]
+    for files, message in refusals:
+        res = enrol(files)
+        html = res.data.decode()
+        found = re.search(r"id=\"enrol-error\">[^<]*", html)
+        assert res.status_code == 422 and re.search(message, html), (message, found)
+        assert 'value="Diêu Minh"' in html                  # the form keeps what was typed
+    assert enrol([yao], name="").status_code == 422
+    assert wl.list_persons(conn, "t") == []                 # nothing written on refusal
+    ok = enrol([yao, ("yao2.jpg", _photo(face_samples, "yaoming"))])
+    assert ok.status_code == 302 and "enrolled=" in ok.headers["Location"]
+    (person,) = wl.list_persons(conn, "t")
+    assert person.name == "Diêu Minh" and len(person.faces) == 2
+    assert person.reason == "QĐ 12/2026" and person.created_by == "admin"
+    page = admin.get(ok.headers["Location"]).data.decode()
+    assert "Đã thêm người vào danh sách truy tìm." in page and "Truy nã" in page
+    rows = [(r["actor"], r["action"], r["outcome"]) for r in reversed(recent(conn))
+            if r["action"] in ("watchlist.add", "watchlist.enrol")]
+    assert rows == [("admin", "watchlist.enrol", "failed")] * 5 + [
+        ("admin", "watchlist.add", "ok"), ("admin", "watchlist.enrol", "ok"),
+        ("admin", "watchlist.enrol", "ok")]
+    assert "watchlist.list" in [r["action"] for r in recent(conn, limit=1)]  # page views
+    failed = [r for r in recent(conn) if r["outcome"] == "failed"]
+    assert {r["detail"].get("file") for r in failed} >= {"đội.jpg", "trống.png"}
+    assert all(r["remote"] == "127.0.0.1" for r in failed)
+
+
+def test_enrolment_upload_limit_is_only_on_its_route(app, face_samples):
+    admin = client_for(app, "admin")
+    big = admin.post("/recognition/hotlist", data={"plate": "x" * 100_000,
+                                                   "csrf_token": admin.csrf})
+    assert big.status_code == 413                          # the app's 64 KiB elsewhere
+
+
+def test_a_photo_too_large_is_refused_before_decoding():
+    import pytest
+
+    from webapp import watchlist_enrol as enrolment
+    big = b"\xff\xd8\xff" + bytes(enrolment.MAX_PHOTO_BYTES)
+    with pytest.raises(enrolment.PhotoRejected, match="big.jpg: larger than 8 MB") as exc:
+        enrolment.decode_photo("big.jpg", big)
+    assert exc.value.code == "too_large"

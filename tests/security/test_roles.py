@@ -67,6 +67,7 @@ TABLE = {
     ("GET", "/recognition"): "act",
     ("POST", "/recognition/hotlist"): "act",
     ("POST", "/recognition/hotlist/remove"): "act",
+    ("POST", "/recognition/watchlist"): "admin",
     ("POST", "/recognition/watchlist/<int:person_id>/remove"): "admin",
     ("GET", "/tiles/config.json"): "view",
     ("GET", "/tiles/<int:z>/<int:x>/<int:y>.<ext>"): "view",
