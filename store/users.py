@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Iterable
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 ROLES = ("admin", "commander", "operator", "planner", "wall")
@@ -239,27 +240,37 @@ def add_kiosk_token(conn: psycopg.Connection, key: str, name: str = "wall",
             (key, name, None if wards is None else sorted(set(wards)), created_by))
 
 
+def _rows(conn: psycopg.Connection, query: str, params: tuple = ()) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def _revoke(conn: psycopg.Connection, table: str, column: str, value: Any) -> int:
+    """Revoke the live tokens of ``table`` whose ``column`` is ``value``; how many (live
+    sockets are re-checked at commit)."""
+    query = sql.SQL("UPDATE {} SET revoked_at = now() WHERE {} = %s AND revoked_at IS NULL"
+                    ).format(sql.Identifier(table), sql.Identifier(column))
+    with conn.transaction():
+        _changed(conn)
+        return conn.execute(query, (value,)).rowcount
+
+
 def get_kiosk_token(conn: psycopg.Connection, key: str) -> dict[str, Any] | None:
     """The live (unrevoked) kiosk token with ``key``, or None."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT key, name, wards FROM kiosk_tokens WHERE key = %s "
-                           "AND revoked_at IS NULL", (key,)).fetchone()
+    rows = _rows(conn, "SELECT key, name, wards FROM kiosk_tokens WHERE key = %s "
+                       "AND revoked_at IS NULL", (key,))
+    return rows[0] if rows else None
 
 
 def list_kiosk_tokens(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Every kiosk token (key prefix only), newest first."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT left(key, 12) AS key_prefix, name, wards, created_by, "
-                           "created_at, revoked_at FROM kiosk_tokens "
-                           "ORDER BY created_at DESC").fetchall()
+    return _rows(conn, "SELECT left(key, 12) AS key_prefix, name, wards, created_by, "
+                       "created_at, revoked_at FROM kiosk_tokens ORDER BY created_at DESC")
 
 
 def revoke_kiosk_tokens(conn: psycopg.Connection, name: str) -> int:
     """Revoke every live kiosk token named ``name``; how many."""
-    with conn.transaction():
-        _changed(conn)
-        return conn.execute("UPDATE kiosk_tokens SET revoked_at = now() WHERE name = %s "
-                            "AND revoked_at IS NULL", (name,)).rowcount
+    return _revoke(conn, "kiosk_tokens", "name", name)
 
 
 # -- API tokens ---------------------------------------------------------------------------
@@ -283,10 +294,10 @@ def add_api_token(conn: psycopg.Connection, key: str, name: str, scopes: Iterabl
 
 def get_api_token(conn: psycopg.Connection, key: str) -> dict[str, Any] | None:
     """The live (unrevoked, unexpired) API token with ``key``, or None."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT id, name, scopes, wards FROM api_tokens WHERE key = %s "
-                           "AND revoked_at IS NULL AND (expires_at IS NULL OR "
-                           "expires_at > now())", (key,)).fetchone()
+    rows = _rows(conn, "SELECT id, name, scopes, wards FROM api_tokens WHERE key = %s "
+                       "AND revoked_at IS NULL AND (expires_at IS NULL OR "
+                       "expires_at > now())", (key,))
+    return rows[0] if rows else None
 
 
 def touch_api_token(conn: psycopg.Connection, token_id: int) -> None:
@@ -298,15 +309,10 @@ def touch_api_token(conn: psycopg.Connection, token_id: int) -> None:
 
 def list_api_tokens(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Every API token (never the key), newest first."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT id, name, scopes, wards, created_by, created_at, "
-                           "expires_at, last_used_at, revoked_at FROM api_tokens "
-                           "ORDER BY id DESC").fetchall()
+    return _rows(conn, "SELECT id, name, scopes, wards, created_by, created_at, expires_at, "
+                       "last_used_at, revoked_at FROM api_tokens ORDER BY id DESC")
 
 
 def revoke_api_token(conn: psycopg.Connection, token_id: int) -> bool:
     """Revoke API token ``token_id``; False if there is no live one."""
-    with conn.transaction():
-        _changed(conn)
-        return conn.execute("UPDATE api_tokens SET revoked_at = now() WHERE id = %s AND "
-                            "revoked_at IS NULL", (token_id,)).rowcount == 1
+    return _revoke(conn, "api_tokens", "id", token_id) == 1

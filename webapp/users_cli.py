@@ -165,22 +165,20 @@ def users_set(settings: Settings, name: str, role: str | None, ward: tuple[str, 
     click.echo(f"user {name} changed")
 
 
-@users_group.command("disable")
-@click.argument("name")
-@click.pass_obj
-def users_disable(settings: Settings, name: str) -> None:
-    """Disable a user (their sessions and sockets end)."""
-    _change(settings, name, "user.disable", disabled=True)
-    click.echo(f"user {name} disabled")
+def _disabled_command(verb: str, disabled: bool, help_text: str) -> click.Command:
+    """``vigil users disable|enable NAME``: one command per value of the flag."""
+    @users_group.command(verb, help=help_text)
+    @click.argument("name")
+    @click.pass_obj
+    def command(settings: Settings, name: str) -> None:
+        _change(settings, name, f"user.{verb}", disabled=disabled)
+        click.echo(f"user {name} {verb}d")
+    return command
 
 
-@users_group.command("enable")
-@click.argument("name")
-@click.pass_obj
-def users_enable(settings: Settings, name: str) -> None:
-    """Enable a disabled user again."""
-    _change(settings, name, "user.enable", disabled=False)
-    click.echo(f"user {name} enabled")
+users_disable = _disabled_command("disable", True,
+                                  "Disable a user (their sessions and sockets end).")
+users_enable = _disabled_command("enable", False, "Enable a disabled user again.")
 
 
 @click.group("tokens")
