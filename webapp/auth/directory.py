@@ -130,8 +130,12 @@ class Directory:
         if not verify_password(entry["password_hash"] if entry else None, password):
             return None
         session_id = secrets.token_urlsafe(24)
-        with self._lock:
-            self.sessions[token_key(session_id)] = [name, time.monotonic()]
+        now = time.monotonic()
+        with self._lock:      # forget sessions no cookie can still carry
+            for key in [k for k, (_n, t) in self.sessions.items()
+                        if now - t > self._forget_after_s()]:
+                del self.sessions[key]
+            self.sessions[token_key(session_id)] = [name, now]
         return self.principal(name, entry["role"], entry["wards"],  # type: ignore[index]
                               ref=f"user:{name}:0:{session_id}")
 
