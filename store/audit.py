@@ -49,24 +49,18 @@ def recent(conn: psycopg.Connection, *, limit: int = 200, before_id: int | None 
            action: str | tuple[str, ...] | None = None, actor: str | None = None,
            since: datetime | None = None) -> list[dict[str, Any]]:
     """The newest audit rows, newest first; ``action`` is a prefix (or several)."""
-    where, params = [], []
-    if action:
-        where.append("action LIKE ANY(%s)")
-        params.append([_prefix(a) for a in ((action,) if isinstance(action, str) else action)])
-    if actor:
-        where.append("actor = %s")
-        params.append(actor)
-    if since is not None:
-        where.append("at >= %s")
-        params.append(since)
-    if before_id is not None:
-        where.append("id < %s")
-        params.append(before_id)
-    cond = (" WHERE " + " AND ".join(where)) if where else ""
-    query = (f"SELECT id, at, actor, role, action, target, outcome, remote, detail "
-             f"FROM audit_log{cond} ORDER BY at DESC, id DESC LIMIT %s")
+    actions = None if not action else [
+        _prefix(a) for a in ((action,) if isinstance(action, str) else action)]
+    query = ("SELECT id, at, actor, role, action, target, outcome, remote, detail "
+             "FROM audit_log WHERE (%(actions)s::text[] IS NULL OR action LIKE ANY(%(actions)s))"
+             " AND (%(actor)s::text IS NULL OR actor = %(actor)s)"
+             " AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)"
+             " AND (%(before)s::bigint IS NULL OR id < %(before)s)"
+             " ORDER BY at DESC, id DESC LIMIT %(limit)s")
+    params = {"actions": actions, "actor": actor or None, "since": since,
+              "before": before_id, "limit": limit}
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(query, [*params, limit]).fetchall()  # type: ignore[arg-type]
+        rows = cur.execute(query, params).fetchall()
     for row in rows:
         row["at"] = row["at"].isoformat()
     return rows

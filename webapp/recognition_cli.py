@@ -39,6 +39,13 @@ def _store(settings: Settings, change: Callable[..., Any], *args: Any, **kwargs:
             raise click.ClickException(str(exc)) from None
 
 
+def _echo_list(lines: list[str], noun: str) -> None:
+    """One line per entry, then how many."""
+    for line in lines:
+        click.echo(line)
+    click.echo(f"{len(lines)} {noun}")
+
+
 @click.group("watchlist")
 def watchlist_group() -> None:
     """Watchlist faces (personal data: every view and change is audited)."""
@@ -106,10 +113,9 @@ def watchlist_add(settings: Settings, name: str, photos: tuple[Path, ...],
 def watchlist_list(settings: Settings) -> None:
     """List watchlist persons (audited)."""
     persons = _store(settings, wl.list_persons, _actor())
-    for p in persons:
-        click.echo(f"{p.id}\t{p.name}\t{p.category}\t{len(p.faces)} face(s)\t"
-                   f"{'active' if p.active else 'inactive'}\t{p.reason or ''}")
-    click.echo(f"{len(persons)} person(s)")
+    _echo_list([f"{p.id}\t{p.name}\t{p.category}\t{len(p.faces)} face(s)\t"
+                f"{'active' if p.active else 'inactive'}\t{p.reason or ''}" for p in persons],
+               "person(s)")
 
 
 @watchlist_group.command("remove")
@@ -145,11 +151,9 @@ def hotlist_add(settings: Settings, plate: str, reason: str | None,
 @click.pass_obj
 def hotlist_list(settings: Settings) -> None:
     """List hotlist plates (audited)."""
-    entries = _store(settings, wl.list_plates, _actor())
-    for e in entries:
-        click.echo(f"{e['plate']}\t{'active' if e['active'] else 'inactive'}\t"
-                   f"{e['expires_at'] or '-'}\t{e['reason'] or ''}")
-    click.echo(f"{len(entries)} plate(s)")
+    _echo_list([f"{e['plate']}\t{'active' if e['active'] else 'inactive'}\t"
+                f"{e['expires_at'] or '-'}\t{e['reason'] or ''}"
+                for e in _store(settings, wl.list_plates, _actor())], "plate(s)")
 
 
 @hotlist_group.command("remove")

@@ -46,6 +46,19 @@ _WINDOW = [
     _q("until", _TIME, "End of the window; default: now."),
     _q("hours", {"type": "integer", "minimum": 1}, "Window length when `since` is absent."),
 ]
+#: The filters of the event list and of its export.
+_EVENT_FILTERS = [
+    _q("ward", _STR, "Ward id(s), comma-separated or repeated."),
+    _q("zone", _STR, "Zone id(s)."),
+    _q("camera", _STR, "Camera id(s)."),
+    _q("kind", {"type": "string", "enum": _KINDS}, "Event kind(s)."),
+    _q("severity_min", {"type": "integer", "minimum": 0, "maximum": 3},
+       "Lowest severity (0 info … 3 critical)."),
+    _q("alerts_only", {"type": "boolean"}, "Only alert kinds."),
+    _q("status", {"type": "string", "enum": ["new", "acknowledged", "assigned", "resolved"]},
+       "Alert status(es)."),
+    *_WINDOW,
+]
 _CAMERA_ID = _p("camera_id", _STR, "Camera id.")
 _EVENT_ID = _p("event_id", {"type": "integer", "minimum": 1}, "Event id.")
 _NOTE = {"type": "string", "maxLength": 2000}
@@ -116,16 +129,7 @@ def _paths() -> dict[str, Any]:
         "/events": {"get": _op(
             "Events with filters, newest first, keyset-paged (`before` = `next_before`)",
             "view", {"200": _json(_ref("EventPage"))},
-            [_q("ward", _STR, "Ward id(s), comma-separated or repeated."),
-             _q("zone", _STR, "Zone id(s)."),
-             _q("camera", _STR, "Camera id(s)."),
-             _q("kind", {"type": "string", "enum": _KINDS}, "Event kind(s)."),
-             _q("severity_min", {"type": "integer", "minimum": 0, "maximum": 3},
-                "Lowest severity (0 info … 3 critical)."),
-             _q("alerts_only", {"type": "boolean"}, "Only alert kinds."),
-             _q("status", {"type": "string", "enum": ["new", "acknowledged", "assigned",
-                                                      "resolved"]}, "Alert status(es)."),
-             *_WINDOW,
+            [*_EVENT_FILTERS,
              _q("before", _INT, "Cursor: only events with a smaller id."),
              _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
                 "Page size (default 200).")], "events")},
@@ -136,15 +140,7 @@ def _paths() -> dict[str, Any]:
                 "text/csv": {"schema": _STR}, "application/json": {"schema": {
                     "type": "object"}}}}},
             [_q("format", {"type": "string", "enum": ["csv", "json"]}, "Default csv."),
-             _q("ward", _STR, "Ward id(s)."), _q("zone", _STR, "Zone id(s)."),
-             _q("camera", _STR, "Camera id(s)."),
-             _q("kind", {"type": "string", "enum": _KINDS}, "Event kind(s)."),
-             _q("severity_min", {"type": "integer", "minimum": 0, "maximum": 3},
-                "Lowest severity."),
-             _q("alerts_only", {"type": "boolean"}, "Only alert kinds."),
-             _q("status", {"type": "string", "enum": ["new", "acknowledged", "assigned",
-                                                      "resolved"]}, "Alert status(es)."),
-             *_WINDOW], "events", audited=True)},
+             *_EVENT_FILTERS], "events", audited=True)},
         "/events/{event_id}": {"get": _op(
             "One event with its alert state and action history", "view",
             {"200": _json(_ref("EventDetail")), **_NOT_FOUND}, [_EVENT_ID], "events")},

@@ -87,10 +87,16 @@ def window(default_hours: int = 24, max_days: int = 366) -> tuple[datetime, date
     return since, until
 
 
-def json_body(fields: dict[str, Callable[[Any], bool]], required: set[str]) -> dict[str, Any]:
-    """The request's JSON object, with only known fields, each passing its check."""
+def json_body(fields: dict[str, Callable[[Any], bool]], required: set[str], *,
+              echo_values: bool = True, empty: bool = True) -> dict[str, Any]:
+    """The request's JSON object, with only known fields, each passing its check.
+
+    ``echo_values=False`` keeps values out of the error messages (passwords, tokens:
+    the admin API); ``empty=False`` refuses a request without a body instead of reading
+    it as ``{}``.
+    """
     body = request.get_json(silent=True)
-    if body is None and not request.content_length:
+    if body is None and empty and not request.content_length:
         body = {}
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
@@ -101,5 +107,6 @@ def json_body(fields: dict[str, Callable[[Any], bool]], required: set[str]) -> d
         raise ApiError(400, f"field {name!r} is required", field=name)
     for name, value in body.items():
         if not fields[name](value):
-            raise ApiError(400, f"field {name!r} has a bad value: {value!r}", field=name)
+            shown = f": {value!r}" if echo_values else ""
+            raise ApiError(400, f"field {name!r} has a bad value{shown}", field=name)
     return body

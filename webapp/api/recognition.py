@@ -22,9 +22,15 @@ from webapp.access import allow, require
 from webapp.api.export import csv_response
 from webapp.api.params import choice_list, integer, json_body, window
 from webapp.db import get_db
-from webapp.errors import ApiError
+from webapp.errors import ApiError, error_response
 
 bp = Blueprint("recognition", __name__, url_prefix="/api/v1/recognition")
+
+
+@bp.errorhandler(wl.NotFound)
+def _not_found(exc: wl.NotFound) -> Response:
+    """No such person, face or hotlist plate: 404 with the store's message."""
+    return error_response(404, str(exc))
 
 MAX_REASON = 2000
 
@@ -119,11 +125,7 @@ def hotlist_add() -> Response:
 @allow("act")
 def hotlist_remove(plate: str) -> Response:
     """Take a plate off the hotlist."""
-    principal = require("act")
-    try:
-        wl.remove_plate(get_db(), plate, principal.name, _remote())
-    except wl.NotFound as exc:
-        raise ApiError(404, str(exc)) from None
+    wl.remove_plate(get_db(), plate, require("act").name, _remote())
     return {"removed": wl.compact(plate)}
 
 
@@ -144,22 +146,14 @@ def watchlist() -> Response:
 @allow("admin")
 def watchlist_person(person_id: int) -> Response:
     """One watchlist person."""
-    principal = require("admin")
-    try:
-        return wl.get_person(get_db(), person_id, principal.name, _remote()).to_json()
-    except wl.NotFound as exc:
-        raise ApiError(404, str(exc)) from None
+    return wl.get_person(get_db(), person_id, require("admin").name, _remote()).to_json()
 
 
 @bp.delete("/watchlist/<int:person_id>")
 @allow("admin")
 def watchlist_remove(person_id: int) -> Response:
     """Remove a person with all enrolled faces and photos."""
-    principal = require("admin")
-    try:
-        wl.remove_person(get_db(), person_id, principal.name, _remote())
-    except wl.NotFound as exc:
-        raise ApiError(404, str(exc)) from None
+    wl.remove_person(get_db(), person_id, require("admin").name, _remote())
     return {"removed": person_id}
 
 
@@ -167,11 +161,7 @@ def watchlist_remove(person_id: int) -> Response:
 @allow("evidence")
 def face_photo(face_id: int) -> Response:
     """The enrolled photo a face_match alert points at (to compare with the live crop)."""
-    principal = require("evidence")
-    try:
-        _, jpeg = wl.face_photo(get_db(), face_id, principal.name, _remote())
-    except wl.NotFound as exc:
-        raise ApiError(404, str(exc)) from None
+    _, jpeg = wl.face_photo(get_db(), face_id, require("evidence").name, _remote())
     response = Response(jpeg, mimetype="image/jpeg")
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
