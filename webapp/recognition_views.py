@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, current_app, redirect, render_template, request,
+                   url_for)
 from flask_babel import Domain
 
 from store import incidents as inc
 from store import watchlist as wl
 from webapp import watchlist_enrol as enrolment
-from webapp.access import allow, audit, require
+from webapp.access import Principal, allow, audit, event_for, require
 from webapp.db import get_db
 from webapp.i18n import LOCALES
 from webapp.views import page_config
@@ -65,6 +66,8 @@ def _page(**extra: object) -> str:
             context["results"] = found
         else:
             extra.setdefault("error", "bad_plate")
+    if request.args.get("search") == "events":     # the ward and zone choices, then results
+        context.update(_areas(principal), event_search=True, **_event_search(principal))
     if principal.can("admin"):
         context.update(is_admin=True,
                        persons=wl.list_persons(conn, principal.name, remote),
@@ -72,11 +75,53 @@ def _page(**extra: object) -> str:
                        audit=wl.audit_log(conn, 50))
     context.update(extra)
     context.setdefault("enrol_form", {"category": "wanted"})
+    context.setdefault("event_args", {})
     return render_template(
         "recognition.html", page=page_config("recognition"), view="recognition",
         lang_switch={lang: url_for("i18n.switch", lang=lang, next=nxt) for lang in LOCALES},
         r_=domain.gettext, categories=wl.CATEGORIES, enrolled=request.args.get("enrolled"),
         **context)
+
+
+EVENT_SEARCH_ROWS = 200
+EVENT_FILTERS = ("kind", "ward", "zone", "camera", "hours")
+
+
+def _event_search(principal: Principal) -> dict[str, object]:
+    """Events by kind, ward, zone, camera and time within the user's scope (the events
+    API's filters), newest first, personal data as the principal may see it; audited."""
+    from store import webqueries as q
+    from webapp.api.events import EXPORT_MAX_ROWS, event_filter
+    from webapp.errors import ApiError
+
+    args = {k: request.args[k] for k in EVENT_FILTERS if request.args.get(k)}
+    try:
+        f = event_filter(principal, EVENT_SEARCH_ROWS, None)
+    except ApiError as exc:
+        return {"event_error": exc.message, "event_args": args}
+    rows = q.event_page(get_db(), f)
+    audit("events.search", None, detail={"filters": args, "rows": len(rows)})
+    docs = []
+    for event, state in rows:
+        doc = event_for(principal, event.to_json())
+        doc["alert"] = state
+        doc["thumb"] = url_for("api.event_evidence", event_id=event.id) \
+            if event.evidence is not None and principal.can("evidence") else None
+        docs.append(doc)
+    return {"events": docs, "event_args": args, "event_rows_max": EVENT_SEARCH_ROWS,
+            "export_max": current_app.config.get("EXPORT_MAX_ROWS", EXPORT_MAX_ROWS)}
+
+
+def _areas(principal: Principal) -> dict[str, object]:
+    """Wards and zones in scope for the event search's choices."""
+    from store.webqueries import area_features
+    conn = get_db()
+    wards = [(f["properties"]["id"], f["properties"]["name"])
+             for f in area_features(conn, "wards") if principal.sees_ward(f["properties"]["id"])]
+    zones = [(f["properties"]["id"], f["properties"]["name"])
+             for f in area_features(conn, "zones")
+             if principal.wards is None or f["properties"].get("ward_id") in principal.wards]
+    return {"wards": wards, "zones": zones}
 
 
 @bp.get("/recognition")
@@ -144,8 +189,6 @@ def _refuse_enrolment(code: str, form: dict[str, str], **params: object) -> tupl
 @allow("admin")
 def enrol_person() -> Response | tuple[str, int]:
     """Enrol a person from the form's photos (all or nothing)."""
-    from flask import current_app
-
     principal = require("admin")
     form = {"name": request.form.get("name", "").strip(),
             "reason": request.form.get("reason", "").strip(),

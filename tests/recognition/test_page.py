@@ -162,3 +162,43 @@ def test_a_photo_too_large_is_refused_before_decoding():
     with pytest.raises(enrolment.PhotoRejected, match="big.jpg: larger than 8 MB") as exc:
         enrolment.decode_photo("big.jpg", big)
     assert exc.value.code == "too_large"
+
+
+def test_event_search_by_kind_ward_and_time_with_thumbnails_and_export(app, conn):
+    import json
+    from datetime import datetime, timedelta, timezone
+
+    from store.audit import recent
+    now = datetime.now(timezone.utc)
+    with conn.transaction():
+        for cam, ward, kind, attrs, evidence, age in (
+                ("cam-a", "ward-a", "plate_read", {"plate": "51G-123.45"}, "cam-a/p.jpg", 5),
+                ("cam-a", "ward-a", "fight", {}, None, 60),
+                ("cam-b", "ward-b", "plate_read", {"plate": "59-X3 123.45"}, None, 5),
+                ("cam-a", "ward-a", "intrusion", {}, None, 60 * 30)):
+            conn.execute("INSERT INTO events (ts, camera_id, kind, severity, lon, lat, "
+                         "ward_id, attributes, evidence_path, evidence_sha256) VALUES "
+                         "(%s, %s, %s, 2, 103.96, 10.22, %s, %s::jsonb, %s, %s)",
+                         (now - timedelta(minutes=age), cam, kind, ward, json.dumps(attrs),
+                          evidence, evidence and "0" * 64))
+    commander = client_for(app, "commander")                    # ward-a only
+    start = commander.get("/recognition?lang=vi").data.decode()
+    assert "Tìm sự kiện theo loại" in start and 'id="event-form"' not in start
+    html = commander.get("/recognition?search=events&hours=24&lang=vi").data.decode()
+    rows = re.findall(r'<tr data-event="(\d+)">', html)
+    assert len(rows) == 2                                       # not ward B, not 30 h ago
+    assert "51G-123.45" in html and "59-X3" not in html
+    assert re.search(r'<img class="recognition-thumb" src="/api/v1/events/\d+/evidence"', html)
+    assert "Ẩu đả" in html                                      # kind labels in Vietnamese
+    fights = commander.get("/recognition?search=events&kind=fight&hours=24").data.decode()
+    assert len(re.findall(r'<tr data-event=', fights)) == 1
+    link = re.search(r'id="event-export-csv" href="([^"]+)"', fights).group(1)
+    assert "format=csv" in link and "kind=fight" in link
+    export = commander.get(link.replace("&amp;", "&"))
+    assert export.status_code == 200 and export.data.decode("utf-8-sig").count("\n") == 2
+    bad = commander.get("/recognition?search=events&hours=0").data.decode()
+    assert 'role="alert"' in bad and "hours" in bad
+    searches = [r for r in recent(conn) if r["action"] == "events.search"]
+    assert [r["detail"]["rows"] for r in searches] == [1, 2]
+    assert searches[0]["detail"]["filters"] == {"kind": "fight", "hours": "24"}
+    assert [r["detail"]["rows"] for r in recent(conn) if r["action"] == "events.export"] == [1]

@@ -49,7 +49,7 @@ def page_json(rows: list[tuple[GeoEvent, dict | None]], limit: int) -> dict[str,
     return {"events": events, "next_before": next_before}
 
 
-def _event_filter(principal: Principal, limit: int, before_id: int | None) -> q.EventFilter:
+def event_filter(principal: Principal, limit: int, before_id: int | None) -> q.EventFilter:
     """The list's query parameters as a filter within ``principal``'s ward scope."""
     since, until = window(default_hours=24)
     return q.EventFilter(
@@ -67,7 +67,7 @@ def events() -> Response:
     """Events in scope matching the filters, newest first."""
     principal = require("view")
     limit = integer("limit", 200, lo=1, hi=1000)
-    rows = q.event_page(get_db(), _event_filter(principal, limit,
+    rows = q.event_page(get_db(), event_filter(principal, limit,
                                                 integer("before", None, lo=1)))
     return page_json(rows, limit)
 
@@ -93,7 +93,7 @@ def events_export() -> Response:
     principal = require("view")
     fmt = (choice_list("format", ("csv", "json")) or ["csv"])[-1]
     cap = int(current_app.config.get("EXPORT_MAX_ROWS", EXPORT_MAX_ROWS))
-    f = _event_filter(principal, cap + 1, None)
+    f = event_filter(principal, cap + 1, None)
     rows = q.event_page(get_db(), f)
     filters = _filters_json(f)
     if len(rows) > cap:
