@@ -125,3 +125,35 @@ def test_three_incidents_at_one_camera_are_one_pin_with_a_list(open_page, site):
                                 (newest_first[1],)).fetchone()[0]
     assert verdict == "true_alarm"
     site.check_clean()
+
+
+def test_an_alert_and_an_incident_at_one_camera_stack_together(open_page, site):
+    """Alert pins and incident pins share the stacks: a single alert at the camera of an
+    incident is not hidden under the incident's pin."""
+    now = datetime.now(timezone.utc)
+    ids = store_events(site.writer, site.conn, [
+        make_event(site.conn, "cam-03", "intrusion", ts=now - timedelta(seconds=90)),
+        make_event(site.conn, "cam-03", "loitering", ts=now - timedelta(seconds=60)),
+        make_event(site.conn, "cam-03", "camera_frozen", ts=now - timedelta(seconds=30))])
+    page = open_page("/", user="truc.ban")
+    page.wait_for_selector(READY, timeout=15_000)
+    wait_until(page, "document.body.dataset.incidents === '1'", timeout_s=15)
+    top = page.locator(f".vigil-pin[data-event-id='{ids[2]}'][data-stack='2']")
+    top.wait_for()                                    # the newest item is the alert
+    assert page.locator(".vigil-incident.vigil-stacked-under").count() == 1
+    top.click()
+    items = page.locator(".leaflet-popup .vigil-stack-list li")
+    items.first.wait_for()
+    assert items.count() == 2
+    assert items.nth(0).get_attribute("data-event-id") == str(ids[2])
+    incident = items.nth(1).get_attribute("data-incident-id")
+    assert incident is not None
+    items.nth(1).click()
+    page.wait_for_selector(f".leaflet-popup .incident-card[data-incident-id='{incident}']")
+    # the incident layer switched off: its pin leaves the stack and its members get
+    # pins of their own, in the same stack
+    page.uncheck("input[data-layer='incidents']")
+    wait_until(page, f"document.querySelector(\".vigil-pin[data-event-id='{ids[2]}']\")"
+                     ".dataset.stack === '3'")
+    assert page.locator(".vigil-incident").count() == 0
+    site.check_clean()

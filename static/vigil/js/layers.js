@@ -178,23 +178,13 @@ export class IncidentLayer {
     this.incidents = new Map();     // id -> {props, marker, node}
     this.members = new Set();       // event ids inside a drawn incident
     this.card = null;               // {entry, popup}: the incident card shown
-    this.stacks = new PinStacks(map, {
-      title: (n) => `${t("Incidents")} · ${n}`,
-      describe: (item, li) => {
-        const p = item.entry.props;
-        li.dataset.incidentId = String(p.id);
-        li.style.setProperty("--pin-colour", SEVERITY_COLOURS[p.max_severity]
-          || SEVERITY_COLOURS[0]);
-        li.appendChild(el("time", null, formatDateTime(p.last_ts)));
-        li.appendChild(el("span", null, t("Incident: {n} alerts", { n: p.n })));
-        const kinds = [...new Set((p.members || []).map((m) => kindLabel(m.kind)))];
-        li.appendChild(el("span", "where", kinds.join(", ")));
-      },
-      onPick: (item, popup) => { this.openCard(item.entry, popup); return true; },
-    });
+    this.stacks = PinStacks.of(map);  // shared with the alert pins of the map
     control.addRow("incidents", t("Incidents (merged alerts)"), "vk-incidents", true,
       (on) => {
         if (on) this.group.addTo(map); else this.group.remove();
+        for (const entry of this.incidents.values()) {
+          if (on) this.stacks.add(entry.item); else this.stacks.remove(entry.item.uid);
+        }
         this.onChange();
       });
     this.control = control;
@@ -212,7 +202,7 @@ export class IncidentLayer {
   /** Reload from the recognition API (which merges new alerts first). */
   async load(params, keep = () => true) {
     const payload = await apiGet("incidents", { ...params, format: "geojson", limit: 500 });
-    this.stacks.clear();
+    for (const entry of this.incidents.values()) this.stacks.remove(entry.item.uid);
     if (this.card) this.map.closePopup(this.card.popup);
     this.card = null;
     this.group.clearLayers();
@@ -247,16 +237,30 @@ export class IncidentLayer {
       title: t("Incident: {n} alerts", { n: props.n }),
     });
     const entry = { props, marker, node };
+    entry.item = { uid: "incident:" + props.id, id: props.id, incident: true, marker, node,
+      ts: new Date(props.last_ts).getTime(), lat: props.lat, lon: props.lon, z: zIndexOffset,
+      describe: (li) => this.describe(entry, li),
+      pick: (popup) => { this.openCard(entry, popup); return true; } };
     marker.on("click", () => {
-      if (this.stacks.stacked(props.id)) this.stacks.openList(props.id);
+      if (this.stacks.stacked(entry.item.uid)) this.stacks.openList(entry.item.uid);
       else this.openCard(entry);
     });
     marker.addTo(this.group);
     this.incidents.set(props.id, entry);
-    this.stacks.add({ id: props.id, ts: new Date(props.last_ts).getTime(), lat: props.lat,
-      lon: props.lon, marker, node, z: zIndexOffset, entry });
+    if (this.visible) this.stacks.add(entry.item);
     for (const m of props.members || []) this.members.add(m.event_id);
     this.styleVerdict(entry);
+  }
+
+  /** The incident's entry in a stack's list. */
+  describe(entry, li) {
+    const p = entry.props;
+    li.dataset.incidentId = String(p.id);
+    li.style.setProperty("--pin-colour", SEVERITY_COLOURS[p.max_severity] || SEVERITY_COLOURS[0]);
+    li.appendChild(el("time", null, formatDateTime(p.last_ts)));
+    li.appendChild(el("span", null, t("Incident: {n} alerts", { n: p.n })));
+    const kinds = [...new Set((p.members || []).map((m) => kindLabel(m.kind)))];
+    li.appendChild(el("span", "where", kinds.join(", ")));
   }
 
   /** The incident's card in ``popup`` (a stack's list), or in a popup of its own. */

@@ -298,75 +298,76 @@ export function stackKey(lat, lon) {
   return `${Math.round(lat / STACK_GRID)},${Math.round(lon / STACK_GRID)}`;
 }
 
+const SHARED_STACKS = new WeakMap();
+
 /**
  * Pins that sit at one place (a camera's alerts placed at the camera, its incidents) are
  * shown as one: the newest on top with a badge counting them, the others kept under it,
- * hidden. A click on a stack opens a list, newest first, to pick one. Items are
- * ``{id, ts, lat, lon, marker, node, z}`` (``z``: the marker's own z-index offset).
+ * hidden and inert. A click on a stack opens a list, newest first, to pick one. One set
+ * of stacks per map (``PinStacks.of(map)``), so alert and incident pins stack together.
  *
- * ``title(n)`` heads the list, ``describe(item, li)`` fills an entry, ``onPick(item,
- * popup)`` runs when an entry is picked and returns true to keep the popup open (it
- * may show something else in it), false to close it.
+ * Items are ``{uid, id, ts, lat, lon, marker, node, z, incident, describe(li), pick}``:
+ * ``uid`` is unique across layers, ``z`` the marker's own z-index offset, ``describe``
+ * fills the item's entry in the list and ``pick(popup)``, if any, runs when the entry is
+ * picked, returning true to keep the popup open (it may show something else in it).
  */
 export class PinStacks {
-  constructor(map, options) {
+  static of(map) {
+    if (!SHARED_STACKS.has(map)) SHARED_STACKS.set(map, new PinStacks(map));
+    return SHARED_STACKS.get(map);
+  }
+
+  constructor(map) {
     this.map = map;
-    this.title = options.title;
-    this.describe = options.describe;
-    this.onPick = options.onPick || null;
-    this.items = new Map();   // id -> item
-    this.stacks = new Map();  // key -> Set of ids
+    this.items = new Map();   // uid -> item
+    this.stacks = new Map();  // key -> Set of uids
     this.popup = null;
   }
 
   add(item) {
-    this.remove(item.id);
+    this.remove(item.uid);
     item.key = stackKey(item.lat, item.lon);
-    this.items.set(item.id, item);
+    this.items.set(item.uid, item);
     if (!this.stacks.has(item.key)) this.stacks.set(item.key, new Set());
-    this.stacks.get(item.key).add(item.id);
+    this.stacks.get(item.key).add(item.uid);
     this.restack(item.key);
   }
 
-  remove(id) {
-    const item = this.items.get(id);
+  remove(uid) {
+    const item = this.items.get(uid);
     if (!item) return;
-    this.items.delete(id);
+    this.items.delete(uid);
     const stack = this.stacks.get(item.key);
-    stack.delete(id);
+    stack.delete(uid);
     item.node.classList.remove("vigil-stacked-under");
+    item.marker.setZIndexOffset(item.z || 0);
     const badge = item.node.querySelector(".vigil-stack-count");
     if (badge) badge.remove();
     delete item.node.dataset.stack;
     if (stack.size) this.restack(item.key); else this.stacks.delete(item.key);
   }
 
-  clear() {
-    for (const id of [...this.items.keys()]) this.remove(id);
-    if (this.popup) this.map.closePopup(this.popup);
-  }
-
-  /** The items stacked with ``id`` (itself included), newest first. */
-  members(id) {
-    const item = this.items.get(id);
+  /** The items stacked with ``uid`` (itself included), newest first. */
+  members(uid) {
+    const item = this.items.get(uid);
     if (!item) return [];
-    return [...this.stacks.get(item.key)].map((i) => this.items.get(i))
+    return [...this.stacks.get(item.key)].map((u) => this.items.get(u))
       .sort((a, b) => (b.ts - a.ts) || (b.id - a.id));
   }
 
-  stacked(id) {
-    const item = this.items.get(id);
+  stacked(uid) {
+    const item = this.items.get(uid);
     return Boolean(item) && this.stacks.get(item.key).size > 1;
   }
 
   restack(key) {
-    const ids = this.stacks.get(key);
-    if (!ids || !ids.size) return;
-    const sorted = this.members(ids.values().next().value);
+    const uids = this.stacks.get(key);
+    if (!uids || !uids.size) return;
+    const sorted = this.members(uids.values().next().value);
     sorted.forEach((item, rank) => {
       const top = rank === 0;
-      item.node.classList.toggle("vigil-stacked-under", !top && sorted.length > 1);
-      item.marker.setZIndexOffset((item.z || 0) + (top ? 100000 : 0));
+      item.node.classList.toggle("vigil-stacked-under", !top);
+      item.marker.setZIndexOffset((item.z || 0) + (top && sorted.length > 1 ? 100000 : 0));
       let badge = item.node.querySelector(".vigil-stack-count");
       if (top && sorted.length > 1) {
         if (!badge) badge = item.node.appendChild(el("span", "vigil-stack-count"));
@@ -379,25 +380,26 @@ export class PinStacks {
     });
   }
 
-  /** Open the list of the stack ``id`` belongs to. */
-  openList(id) {
-    const items = this.members(id);
+  /** Open the list of the stack ``uid`` belongs to. */
+  openList(uid) {
+    const items = this.members(uid);
     if (!items.length) return;
     const box = el("div", "vigil-stack-list");
-    box.appendChild(el("strong", null, this.title(items.length)));
+    const title = items.every((i) => i.incident) ? t("Incidents") : t("Alerts");
+    box.appendChild(el("strong", null, `${title} · ${items.length}`));
     const list = el("ol");
     for (const item of items) {
       const li = el("li");
-      li.dataset.id = String(item.id);
-      this.describe(item, li);
-      if (this.onPick) {
+      li.dataset.uid = item.uid;
+      item.describe(li);
+      if (item.pick) {
         li.classList.add("clickable");
         li.tabIndex = 0;
         const pick = (e) => {
           // the entry may be replaced by what is picked: Leaflet, no longer finding it
           // inside the popup, would take the click for one on the map and close the popup
           e.stopPropagation();
-          if (!this.onPick(item, this.popup) && this.popup) this.map.closePopup(this.popup);
+          if (!item.pick(this.popup) && this.popup) this.map.closePopup(this.popup);
         };
         li.addEventListener("click", pick);
         li.addEventListener("keydown", (e) => { if (e.key === "Enter") pick(e); });
@@ -423,19 +425,7 @@ export class PinLayer {
     this.maxAgeMs = options.maxAgeMs || 30 * 60 * 1000;
     this.limit = options.limit || 400;
     this.onSelect = options.onSelect || null;
-    this.stacks = new PinStacks(map, {
-      title: (n) => `${t("Alerts")} · ${n}`,
-      describe: (pin, li) => {
-        const ev = pin.event;
-        li.dataset.eventId = String(ev.id);
-        li.classList.add("vigil-sev-" + (SEVERITY_NAMES[ev.severity] || "info"));
-        li.style.setProperty("--pin-colour", SEVERITY_COLOURS[ev.severity]
-          || SEVERITY_COLOURS[0]);
-        li.appendChild(el("time", null, formatDateTime(ev.ts)));
-        li.appendChild(el("span", null, kindLabel(ev.kind)));
-      },
-      onPick: this.onSelect ? (pin) => { this.onSelect(pin.event); return false; } : null,
-    });
+    this.stacks = PinStacks.of(map);
     this.timer = setInterval(() => this.age(), options.ageEveryMs || 5000);
   }
 
@@ -462,8 +452,10 @@ export class PinLayer {
     }
     marker.on("click", () => this.clicked(event.id));
     marker.addTo(this.map);
-    const pin = { id: event.id, marker, node, ts: new Date(event.ts).getTime(), event,
-      lat: event.lat, lon: event.lon };
+    const pin = { uid: "alert:" + event.id, id: event.id, marker, node, event,
+      ts: new Date(event.ts).getTime(), lat: event.lat, lon: event.lon,
+      describe: (li) => this.describe(event, li),
+      pick: this.onSelect ? () => { this.onSelect(event); return false; } : null };
     this.pins.set(event.id, pin);
     this.stacks.add(pin);
     if (options.fresh !== false) {
@@ -479,14 +471,22 @@ export class PinLayer {
   clicked(id) {
     const pin = this.pins.get(id);
     if (!pin) return;
-    if (this.stacks.stacked(id)) this.stacks.openList(id);
+    if (this.stacks.stacked(pin.uid)) this.stacks.openList(pin.uid);
     else if (this.onSelect) this.onSelect(pin.event);
+  }
+
+  /** The alert's entry in a stack's list. */
+  describe(ev, li) {
+    li.dataset.eventId = String(ev.id);
+    li.style.setProperty("--pin-colour", SEVERITY_COLOURS[ev.severity] || SEVERITY_COLOURS[0]);
+    li.appendChild(el("time", null, formatDateTime(ev.ts)));
+    li.appendChild(el("span", null, kindLabel(ev.kind)));
   }
 
   remove(id) {
     const pin = this.pins.get(id);
     if (!pin) return;
-    this.stacks.remove(id);
+    this.stacks.remove(pin.uid);
     pin.marker.remove();
     this.pins.delete(id);
   }
@@ -498,7 +498,6 @@ export class PinLayer {
 
   clear() {
     for (const id of [...this.pins.keys()]) this.remove(id);
-    this.stacks.clear();
   }
 
   styleAge(pin, now) {
