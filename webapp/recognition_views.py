@@ -70,7 +70,10 @@ def _page(**extra: object) -> str:
         context.update(_areas(principal), event_search=True, **_event_search(principal))
     if principal.can("admin"):
         context.update(is_admin=True,
-                       persons=wl.list_persons(conn, principal.name, remote),
+                       persons=wl.list_persons(conn, principal.name, remote,
+                                               name=request.args.get("person", "")[:200]
+                                               or None),
+                       person_query=request.args.get("person", "")[:200],
                        precision=inc.rule_precision(conn),
                        audit=wl.audit_log(conn, 50))
     context.update(extra)

@@ -21,6 +21,12 @@ def test_page_by_role(app, conn):
     assert "Biển số truy tìm" in html and "Danh sách khuôn mặt truy tìm" in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert re.search(r'src="/api/v1/recognition/faces/\d+/photo"', html)
+    found = client_for(app, "admin").get("/recognition?person=văn").data.decode()
+    assert len(re.findall(r'<tr data-person=', found)) == 1
+    none = client_for(app, "admin").get("/recognition?person=Bình").data.decode()
+    assert "<tr data-person=" not in none and 'value="Bình"' in none
+    assert [a["target"] for a in wl.audit_log(conn) if a["action"] == "watchlist.list"][:2] \
+        == ["Bình", "văn"]                                  # name searches are audited
     operator = client_for(app, "operator").get("/recognition?lang=en").data.decode()
     assert "Plate hotlist" in operator and "Plate search" in operator
     assert "Face watchlist" not in operator and "Lê Văn C" not in operator
