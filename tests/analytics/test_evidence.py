@@ -167,11 +167,16 @@ def test_camera_with_blur_faces_off_keeps_its_frames(samples, faces, tmp_path):
 
     base = {"stream_url": "x", "lon": 105.7, "lat": 19.8}
     on = parse_camera({"id": "on", **base})
-    off = parse_camera({"id": "off", "blur_faces": False, **base})
+    off = parse_camera({"id": "off", "blur_faces": False, **base,
+                        "rules": [{"id": "f", "kind": "face_match",
+                                   "model_dir": str(tmp_path / "licensed")}]})
     assert on.blur_faces is True
     settings = load_settings({"state_dir": tmp_path / "state",
                               "evidence_dir": tmp_path / "ev"}, environ={})
     store = EvidenceStore.for_worker(settings, [on, off])
+    # a face rule's licensed pack first, then the state directory's models, then the wheel
+    assert store.redactor.model_dirs == [tmp_path / "licensed",
+                                         tmp_path / "state" / "models" / "buffalo_s", samples]
     image = photo(samples, "yaoming")
     kept, _ = store.save("off", TS, "intrusion", image)
     blurred, _ = store.save("on", TS, "intrusion", image)
