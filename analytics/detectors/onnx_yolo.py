@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import time
 from pathlib import Path
 
 import cv2
@@ -30,13 +31,19 @@ class OnnxYolo(Detector):
     def __init__(self, model: Path | str | None = None, *, confidence: float = 0.3,
                  iou: float = 0.45, classes: tuple[int, ...] | None = None,
                  threads: int = 1, max_batch: int = 8, imgsz: int | None = None,
-                 cache_dir: Path | None = None) -> None:
+                 int8: bool = False, cache_dir: Path | None = None) -> None:
         import onnxruntime as ort
 
         self.model_path = check_model(model or default_model_path())
         if imgsz is not None:
             self.model_path = self._resized(self.model_path, imgsz, cache_dir)
+        if int8:
+            from analytics.detectors.onnx_quant import int8_copy
+
+            self.model_path = int8_copy(self.model_path, self._cache(cache_dir))
+        self.int8 = int8
         opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
@@ -60,19 +67,23 @@ class OnnxYolo(Detector):
                                 for k, v in ast.literal_eval(meta.get("names", "{}")).items()}
         except (ValueError, SyntaxError):
             self.class_names = {}
-        self.calls = 0
-        log.info("detector %s: input %s, batch %s", self.model_path, self.size,
-                 self.fixed_batch or "dynamic")
+        self.calls = 0       # images through the model
+        self.run_cpu_s = 0.0  # CPU seconds inside onnxruntime (this thread)
+        log.info("detector %s: input %s, batch %s%s", self.model_path, self.size,
+                 self.fixed_batch or "dynamic", ", INT8" if int8 else "")
 
     @staticmethod
-    def _resized(path: Path, imgsz: int, cache_dir: Path | None) -> Path:
-        """A copy of the model at ``imgsz`` with a dynamic batch, made once and cached."""
+    def _cache(cache_dir: Path | None) -> Path:
         import tempfile
 
+        return Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "vigil-models"
+
+    @classmethod
+    def _resized(cls, path: Path, imgsz: int, cache_dir: Path | None) -> Path:
+        """A copy of the model at ``imgsz`` with a dynamic batch, made once and cached."""
         from analytics.detectors.onnx_resize import resize_model
 
-        folder = Path(cache_dir) if cache_dir else Path(tempfile.gettempdir()) / "vigil-models"
-        target = folder / f"{path.stem}-{imgsz}-b.onnx"
+        target = cls._cache(cache_dir) / f"{path.stem}-{imgsz}-b.onnx"
         if not target.is_file() or target.stat().st_mtime < path.stat().st_mtime:
             resize_model(path, target, imgsz)
         return target
@@ -111,7 +122,11 @@ class OnnxYolo(Detector):
 
     def _run(self, tensor: np.ndarray) -> np.ndarray:
         self.calls += len(tensor)
-        return self.session.run(None, {self.input_name: tensor})[0]
+        c0 = time.process_time()
+        try:
+            return self.session.run(None, {self.input_name: tensor})[0]
+        finally:
+            self.run_cpu_s += time.process_time() - c0
 
     def _decode(self, pred: np.ndarray, fit: tuple[float, int, int],
                 shape: tuple[int, ...]) -> sv.Detections:

@@ -29,6 +29,30 @@ def vtest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def region_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 320-px and INT8 region models, made once per session (as a worker makes them)."""
+    from analytics.detectors import make_detector
+
+    folder = tmp_path_factory.mktemp("models")
+    make_detector("onnx_yolo", imgsz=320, int8=True, cache_dir=folder)
+    return folder
+
+
+def seed_models(state_dir: Path, models: Path) -> Path:
+    """Copy the session's region models into ``state_dir/models`` (mtimes kept, so the
+    worker's cache check accepts them instead of quantising again); returns state_dir."""
+    shutil.copytree(models, Path(state_dir) / "models", dirs_exist_ok=True)
+    return Path(state_dir)
+
+
+@pytest.fixture
+def settings(settings, region_models):  # noqa: ANN001, ANN201 - the root fixture, seeded
+    """The root ``settings`` with the region models already in its state directory."""
+    seed_models(settings.state_dir, region_models)
+    return settings
+
+
+@pytest.fixture(scope="session")
 def detector():
     """The default ONNX YOLOv8n detector (one per test session: loading costs ~0.3 s)."""
     from analytics.detectors import make_detector

@@ -29,7 +29,8 @@ def test_missing_model_is_one_clear_error(tmp_path):
     assert f"detector model {tmp_path / 'm.onnx'} not found" in result.output
 
 
-def test_vigil_workers_registers_cli_cameras_and_stores_events(db_url, conn, tmp_path, vtest):
+def test_vigil_workers_registers_cli_cameras_and_stores_events(db_url, conn, tmp_path, vtest,
+                                                               region_models):
     """The real command in a subprocess: camera file in, events in the store, SIGTERM out."""
     import os
     import signal
@@ -37,11 +38,12 @@ def test_vigil_workers_registers_cli_cameras_and_stores_events(db_url, conn, tmp
     import sys
     import time
 
-    from tests.analytics.conftest import REPO, vtest_camera
+    from tests.analytics.conftest import REPO, seed_models, vtest_camera
 
     path = tmp_path / "cams.json"
     path.write_text(json.dumps([vtest_camera(vtest, "cam-cli")]))
-    env = dict(os.environ, VIGIL_DATABASE_URL=db_url, VIGIL_STATE_DIR=str(tmp_path / "st"))
+    state = seed_models(tmp_path / "st", region_models)
+    env = dict(os.environ, VIGIL_DATABASE_URL=db_url, VIGIL_STATE_DIR=str(state))
     proc = subprocess.Popen([sys.executable, "-m", "webapp.cli", "workers", "--camera",
                              str(path)], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)

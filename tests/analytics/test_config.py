@@ -39,3 +39,24 @@ def test_registry_row_merges_config_json():
                                       "rules": [{"id": "v", "kind": "vehicle_count"}]}})
     assert cam.sample_fps == 2 and cam.zone_ids == ("z1",)
     assert cam.rules[0].classes == (1, 2, 3, 5, 7)
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({"int8": "sometimes"}, "int8='sometimes'"),
+    ({"imgsz": 300}, "imgsz=300: Input should be a multiple of 32"),
+    ({"quantise": True}, "quantise=True: Extra inputs are not permitted"),
+])
+def test_bad_region_detector_settings_name_the_field(change, expected):
+    from analytics.worker import WorkerConfig
+    from store.settings import load_settings
+
+    with pytest.raises(CameraConfigError, match="regions: ") as err:
+        WorkerConfig("w", (), load_settings({}, environ={}), regions=change)
+    assert expected in str(err.value)
+
+
+def test_region_detector_is_int8_unless_switched_off():
+    from analytics.config import RegionDetectorConfig, parse_regions
+
+    assert RegionDetectorConfig().int8 and RegionDetectorConfig().imgsz == 320
+    assert parse_regions({"int8": False}) == RegionDetectorConfig(int8=False)

@@ -86,3 +86,45 @@ def test_resized_model_has_a_dynamic_batch_and_smaller_input(tmp_path):
     np.testing.assert_allclose(a.xyxy, b.xyxy, atol=0.5)
     with pytest.raises(ValueError, match="multiple of 32"):
         make_detector("onnx_yolo", imgsz=300, cache_dir=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def int8_detector(region_models):
+    """The region detector as workers build it by default: 320 px, INT8, made locally."""
+    return make_detector("onnx_yolo", imgsz=320, int8=True, cache_dir=region_models)
+
+
+def test_int8_region_model_is_made_locally_and_cached(int8_detector):
+    path = int8_detector.model_path
+    assert int8_detector.int8 and path.name.endswith("-int8q1.onnx")
+    assert (path.parent / path.name.replace("-int8q1", "")).is_file()  # the float 320 copy
+    assert path.stat().st_size < 0.5 * (path.parent / path.name.replace("-int8q1", "")
+                                        ).stat().st_size
+    before = path.stat().st_mtime_ns
+    again = make_detector("onnx_yolo", imgsz=320, int8=True, cache_dir=path.parent)
+    assert again.model_path == path and path.stat().st_mtime_ns == before
+
+
+def test_int8_region_model_finds_what_float_finds(int8_detector, tmp_path):
+    """Calibrated on other photos, the INT8 copy still sees the bus and its passengers."""
+    from analytics.detections import box_iou
+
+    float_ = make_detector("onnx_yolo", imgsz=320, cache_dir=int8_detector.model_path.parent)
+    bus = cv2.imread(str(DATA / "bus.jpg"))
+    zidane = cv2.imread(str(DATA / "zidane.jpg"))
+    for image in (bus, zidane):
+        a = float_.detect([image])[0]
+        b = int8_detector.detect([image])[0]
+        assert _names(a, float_) == _names(b, int8_detector)
+        assert box_iou(a.xyxy, b.xyxy).max(axis=1).min() > 0.8
+    names = _names(int8_detector.detect([bus])[0], int8_detector)
+    assert names.count("bus") == 1 and names.count("person") >= 3
+
+
+def test_calibration_set_is_not_the_benchmark_clip():
+    from analytics.detectors.onnx_quant import calibration_images
+
+    images = calibration_images()
+    assert len(images) >= 10
+    assert all(cv2.imread(str(p)) is not None for p in images)
+    assert not any("vtest" in p.name for p in images)

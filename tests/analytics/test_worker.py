@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from analytics.config import parse_camera
 from analytics.worker import WorkerConfig, run_cameras
 from store.settings import load_settings
-from tests.analytics.conftest import CAMERA_LONLAT, vtest_camera
+from tests.analytics.conftest import CAMERA_LONLAT, seed_models, vtest_camera
 
 
-def _settings(tmp_path):
-    return load_settings({"state_dir": tmp_path / "state"}, environ={})
+@pytest.fixture
+def state(tmp_path, region_models):
+    """A state directory that already holds the region models (no quantising per test)."""
+    return seed_models(tmp_path / "state", region_models)
 
 
-def test_worker_on_vtest_emits_geotagged_events_with_evidence(vtest, tmp_path):
-    settings = _settings(tmp_path)
+def _settings(state):
+    return load_settings({"state_dir": state}, environ={})
+
+
+def test_worker_on_vtest_emits_geotagged_events_with_evidence(vtest, state):
+    settings = _settings(state)
     cam = parse_camera(vtest_camera(vtest))
     events = []
     stats = run_cameras(WorkerConfig("t", (cam,), settings, max_frames=40),
@@ -41,8 +48,8 @@ def test_worker_on_vtest_emits_geotagged_events_with_evidence(vtest, tmp_path):
     assert max(counts) >= 3  # vtest has several pedestrians at a time
 
 
-def test_gated_and_naive_find_the_same_people(vtest, tmp_path):
-    settings = _settings(tmp_path)
+def test_gated_and_naive_find_the_same_people(vtest, state):
+    settings = _settings(state)
     found = {}
     for gating in (True, False):
         cam = parse_camera(vtest_camera(vtest, motion_gating=gating, rules=[
@@ -55,15 +62,15 @@ def test_gated_and_naive_find_the_same_people(vtest, tmp_path):
     assert abs(found[True].mean() - found[False].mean()) <= 0.5
 
 
-def test_missing_file_is_reported_offline(tmp_path):
+def test_missing_file_is_reported_offline(tmp_path, state):
     cam = parse_camera(vtest_camera(tmp_path / "nope.avi"))
     events = []
-    run_cameras(WorkerConfig("t", (cam,), _settings(tmp_path)), lambda: False,
+    run_cameras(WorkerConfig("t", (cam,), _settings(state)), lambda: False,
                 events.append)
     assert [e.kind for e in events] == ["camera_offline"]
 
 
-def test_unreachable_stream_is_reported_offline_once(tmp_path):
+def test_unreachable_stream_is_reported_offline_once(state):
     import socket
     import time
 
@@ -73,8 +80,12 @@ def test_unreachable_stream_is_reported_offline_once(tmp_path):
     cam = parse_camera(vtest_camera(f"rtsp://127.0.0.1:{port}/cam",
                                     health={"offline_after_s": 1.5}))
     events = []
-    end = time.monotonic() + 4
-    run_cameras(WorkerConfig("t", (cam,), _settings(tmp_path)),
-                lambda: time.monotonic() > end, events.append)
+    started: list[float] = []
+
+    def stopped() -> bool:  # 4 s of the loop, counted from its first round
+        started.append(time.monotonic())
+        return started[-1] > started[0] + 4
+
+    run_cameras(WorkerConfig("t", (cam,), _settings(state)), stopped, events.append)
     assert [e.kind for e in events] == ["camera_offline"]
     assert events[0].attributes["located"] == "camera"
