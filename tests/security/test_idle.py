@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.request
 from typing import Any
 
 import socketio
@@ -164,3 +165,26 @@ def test_sessions_without_a_database_expire_the_same_way(make_app) -> None:
         time.sleep(0.2)
     assert time.monotonic() - started >= 0.9
     assert "Phiên đã hết hạn" in client.get("/login").get_data(as_text=True)
+
+
+def test_signing_out_closes_that_sessions_socket(live_server, conn) -> None:
+    server = live_server(SESSION_RECHECK_S=0.5)
+    cookie, csrf = session_cookie(server.url, "operator")
+    other_cookie, _ = session_cookie(server.url, "operator")      # a second browser
+    dropped, kept = threading.Event(), socketio.Client(reconnection=False)
+    signed_out = socketio.Client(reconnection=False)
+    signed_out.on("disconnect", lambda *args: dropped.set())
+    signed_out.connect(server.url, headers={"Cookie": cookie}, transports=["websocket"],
+                       wait_timeout=10)
+    kept.connect(server.url, headers={"Cookie": other_cookie}, transports=["websocket"],
+                 wait_timeout=10)
+    try:
+        request = urllib.request.Request(f"{server.url}/api/v1/session", method="DELETE",
+                                         headers={"Cookie": cookie, "X-CSRF-Token": csrf})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 204
+        assert dropped.wait(DEADLINE_S), "the signed-out session's socket stayed open"
+        assert kept.connected                      # the same user's other browser stays
+    finally:
+        signed_out.disconnect()
+        kept.disconnect()
