@@ -26,8 +26,10 @@ through :func:`event_for`, which removes them for the wall, planners and tokens 
 the ``evidence`` scope.
 
 Sign-in (issue 6): users live in the ``users`` table (:mod:`webapp.auth.directory`;
-scrypt hashes), sessions are Flask-Login's in the signed session cookie and end after
-``SESSION_IDLE_S`` seconds without a request, or at once when the user is disabled or
+scrypt hashes), sessions are ``web_sessions`` rows (migration 0032) named by the signed
+session cookie and end after
+``SESSION_IDLE_S`` seconds without user activity (background polls marked
+``X-Vigil-Background`` and sockets do not count), or at once when the user is disabled or
 their password, role or scope changes (``session_version``). A browser signs in at
 ``/login`` (form) or ``POST /api/v1/session`` (JSON), both throttled
 (:mod:`webapp.auth.throttle`) and audited; a wall opens ``/wall?token=<kiosk token>``

@@ -199,7 +199,10 @@ def _schemas() -> dict[str, Any]:
                     "admin", "commander", "operator", "planner", "wall"]},
                 "wards": {"type": ["array", "null"], "items": _STR},
                 "permissions": {"type": "array", "items": _STR}}}]},
-            "csrf_token": _STR}},
+            "csrf_token": _STR,
+            "idle_s": {"type": ["number", "null"], "description":
+                       "Seconds without user activity before the session ends "
+                       "(null: no idle limit, e.g. the kiosk wall)"}}},
         "Event": {"type": "object", "description": "store.model.GeoEvent.to_json()",
                   "required": ["id", "ts", "camera_id", "kind", "severity", "lon", "lat"],
                   "properties": {
