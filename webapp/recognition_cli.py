@@ -170,12 +170,14 @@ def hotlist_remove(settings: Settings, plate: str) -> None:
               help="Clip for the all-rules figure (default: Debian's vtest.avi).")
 @click.option("--frames", default=60, show_default=True, help="Frames for that figure.")
 def recognition_bench(video: Path | None, frames: int) -> None:
-    """CPU ms per face, per plate read and per frame with every frame rule on."""
+    """CPU ms per face, per plate read, per frame with every frame rule on and per
+    evidence image for blurring faces."""
     from analytics.recognition import bench
 
     video = video or Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
     for name, run in (("faces", bench.bench_faces), ("plates", bench.bench_plates),
-                      ("frames", lambda: bench.bench_frames(video, frames))):
+                      ("frames", lambda: bench.bench_frames(video, frames)),
+                      ("evidence", bench.bench_evidence)):
         figures = run()
         click.echo(f"{name}: " + ", ".join(
             f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}"
