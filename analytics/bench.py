@@ -8,7 +8,8 @@ content per camera). Figures printed per sampling rate:
   rules; decoding is reported separately since every pipeline pays it equally);
 * detector CPU ms per camera-frame and per detector call; share of frames whose
   detector call was skipped; regional versus full-frame passes; the region detector's
-  ms per tile, INT8 (the default) against float;
+  ms per tile, INT8 (the default) against float; how many track boxes were predicted
+  instead of detected (full rate) and how well they sit on the naive loop's boxes;
 * track recall of the gated pipeline against the naive 640-px loop: a naive track (≥ 3
   frames) is found when boxes of the gated tracker cover it (IoU ≥ 0.5) on at least half
   of its frames;
@@ -64,6 +65,7 @@ def _run(frames: list[np.ndarray], cameras: int, fps: float, gating: bool, detec
     pipes = [CameraPipeline(c, None, PipelineOptions(evidence=False)) for c in cams]
     offsets = [i * len(frames) // cameras for i in range(cameras)]
     tracks: list[dict[int, dict[int, np.ndarray]]] = [defaultdict(dict) for _ in cams]
+    predicted: list[tuple[int, int, np.ndarray]] = []  # (camera, frame, box) stand-ins
     calls0 = detector.calls + (region_detector.calls if region_detector else 0)
     cpu = detect_cpu = 0.0
     for k in range(len(frames)):
@@ -79,6 +81,8 @@ def _run(frames: list[np.ndarray], cameras: int, fps: float, gating: bool, detec
             t = p.tracked
             for tid, box in zip(t.tracker_id if len(t) else [], t.xyxy if len(t) else []):
                 tracks[i][int(tid)][k] = box
+            if len(t) and "predicted" in t.data:
+                predicted += [(i, k, box) for box in t.xyxy[t.data["predicted"]]]
         cpu += time.process_time() - c0
     n = len(frames) * cameras
     return {"camera_frames": n, "cpu_s": cpu, "detect_cpu_s": detect_cpu,
@@ -86,7 +90,8 @@ def _run(frames: list[np.ndarray], cameras: int, fps: float, gating: bool, detec
             - calls0,
             "skipped": sum(p.stats.skipped for p in pipes),
             "regional": sum(p.stats.regional for p in pipes),
-            "full": sum(p.stats.full for p in pipes), "tracks": tracks}
+            "full": sum(p.stats.full for p in pipes), "tracks": tracks,
+            "predicted": predicted}
 
 
 def track_recall(naive: list[dict], gated: list[dict], min_len: int = 3) -> tuple[float, int]:
@@ -105,6 +110,18 @@ def track_recall(naive: list[dict], gated: list[dict], min_len: int = 3) -> tupl
                        box_iou(box[None], np.array(by_frame[k])).max() >= 0.5)
             found += hits >= len(boxes) / 2
     return (found / total if total else 1.0), total
+
+
+def prediction_quality(naive: list[dict], predicted: list[tuple]) -> tuple[float, float]:
+    """Of the gated pipeline's predicted (not detected) boxes: the share that overlaps a
+    box of the naive loop's tracks on the same frame with IoU ≥ 0.5, and the median IoU."""
+    if not predicted:
+        return 1.0, 1.0
+    best = []
+    for cam, k, box in predicted:
+        boxes = [b[k] for b in naive[cam].values() if k in b]
+        best.append(box_iou(box[None], np.array(boxes)).max() if boxes else 0.0)
+    return float(np.mean(np.array(best) >= 0.5)), float(np.median(best))
 
 
 def _smaps(pid: int) -> dict[str, float]:
@@ -190,12 +207,20 @@ def run_bench(settings: Settings, video: Path = VTEST, cameras: int = 4,
             if "region_ms_per_image" in r:
                 echo(f"  {'':11s} region detector {r['region_ms_per_image']:.1f} ms per "
                      f"{region_imgsz}-px tile (inside onnxruntime)")
-            row[name] = {k: v for k, v in r.items() if k != "tracks"} | {"rate": rate}
+            row[name] = {k: v for k, v in r.items() if k not in ("tracks", "predicted")} \
+                | {"rate": rate, "predicted": len(r["predicted"])}
             if name != "naive 640":
                 recall, n_tracks = track_recall(runs["naive 640"]["tracks"], r["tracks"])
                 echo(f"  {'':11s} track recall vs naive: {recall:.3f} over {n_tracks} "
                      "naive tracks")
                 row[name] |= {"recall": recall, "naive_tracks": n_tracks}
+                if r["predicted"]:
+                    near, median = prediction_quality(runs["naive 640"]["tracks"],
+                                                      r["predicted"])
+                    echo(f"  {'':11s} {len(r['predicted'])} track boxes predicted instead "
+                         f"of detected; {near:.1%} of them on a naive box (IoU ≥ 0.5), "
+                         f"median IoU {median:.2f}")
+                    row[name] |= {"predicted_near": near, "predicted_iou": median}
         results[label] = row
     # a quiet scene: a real frame with sensor noise, as a camera over an empty square sees
     base = _decode(video, 1, 1)[0][0]

@@ -23,7 +23,7 @@ from analytics.evidence import EvidenceStore
 from analytics.geotag import Geotagger
 from analytics.health import CameraHealth, HealthChange
 from analytics.mosaic import Plan
-from analytics.motion import MotionGate, regions
+from analytics.motion import MotionGate, TrackPredictor, regions
 from analytics.rules import Firing, RuleEngine, Scene
 from analytics.sources import Frame
 from store.model import EVENT_KINDS, GeoEvent
@@ -39,6 +39,7 @@ class PipelineOptions:
     idle_refresh_s: float = 60.0  # … and this often in a static, empty scene
     full_frame_share: float = 0.6  # regions covering more than this: detect the full frame
     track_memory_s: float = 5.0   # a track survives this long without a detection
+    predict_tracks: bool = True   # steady tracks skip the detector every other frame
     evidence: bool = True
 
 
@@ -50,6 +51,7 @@ class PipelineStats:
     skipped: int = 0
     full: int = 0
     regional: int = 0
+    predicted: int = 0            # track boxes predicted instead of detected
     events: int = 0
     detect_s: float = field(default=0.0)
 
@@ -75,6 +77,9 @@ class CameraPipeline:
         self.rules: RuleEngine | None = None
         self._last_full = -1e18
         self._known = np.zeros((0, 4))  # boxes of the latest detections and tracks
+        self._known_ids = np.zeros(0, dtype=int)  # their track ids (-1: untracked)
+        self.predictor = TrackPredictor() if options.predict_tracks else None
+        self._expected: dict[int, np.ndarray] = {}  # this frame's stand-in boxes
         self._pending_health: list[HealthChange] = []
 
     def _setup(self, image: np.ndarray) -> None:
@@ -100,8 +105,11 @@ class CameraPipeline:
             self._setup(frame.image)
         self.stats.frames += 1
         self._pending_health = self.health.frame(frame.image, frame.t, time.monotonic())
+        self._expected = {}
         if any(c.kind == "camera_scene_change" for c in self._pending_health):
             self.motion.reset()
+            if self.predictor is not None:
+                self.predictor.reset()
         if not self.cam.motion_gating:
             return "full"
         boxes = self.motion.update(frame.image)
@@ -112,12 +120,22 @@ class CameraPipeline:
             return "full"
         if not boxes:
             return None
+        shape = frame.image.shape
+        if self.predictor is not None:
+            # steady tracks skip the detector this frame; so does the motion they explain
+            self._expected = self.predictor.expected(frame.t, shape)
+            if self._expected:
+                boxes = self.motion.boxes_outside(self.predictor.swept_areas())
         known = []
-        for x1, y1, x2, y2 in self._known:
+        for tid, (x1, y1, x2, y2) in zip(self._known_ids, self._known):
+            if tid in self._expected:
+                continue
             # where a tracked object may have gone since: a quarter of its size around it
             dx, dy = (x2 - x1) / 4, (y2 - y1) / 4
             known.append((int(x1 - dx), int(y1 - dy), int(x2 + dx), int(y2 + dy)))
-        plan = regions(list(boxes) + known, frame.image.shape)
+        plan = regions(list(boxes) + known, shape)
+        if not plan:
+            return []  # every moving thing is a predicted track: no detector call
         h, w = frame.image.shape[:2]
         mask = np.zeros((h // 8 + 1, w // 8 + 1), dtype=bool)
         for x1, y1, x2, y2 in plan:
@@ -133,10 +151,11 @@ class CameraPipeline:
         if plan == "full":
             self._last_full = frame.t
             self.stats.full += 1
-        elif plan is None:
+        elif plan is None or plan == []:
             self.stats.skipped += 1
         else:
             self.stats.regional += 1
+        reused = det is None
         if det is None:
             # nothing moved: objects stayed where they were
             det = self.tracked if len(self.tracked) else sv.Detections.empty()
@@ -146,17 +165,54 @@ class CameraPipeline:
             keep = np.isin(det.class_id, self.cam.detect_classes) & \
                 (det.confidence >= self.cam.min_confidence)
             det = det[keep]
-        tracked = self.tracker.update(det, timestamp=frame.t)
-        if len(tracked) and tracked.tracker_id is not None:
-            tracked = tracked[tracked.tracker_id >= 0]
+        if plan != "full" and self._expected:
+            det = self._with_predictions(det)
+        raw = self.tracker.update(det, timestamp=frame.t)
+        ids = raw.tracker_id if len(raw) and raw.tracker_id is not None \
+            else np.zeros(len(raw), dtype=int)
+        predicted = raw.data.get("predicted", np.zeros(len(raw), dtype=bool)) if len(raw) \
+            else np.zeros(0, dtype=bool)
+        if self.predictor is not None and len(raw):
+            self.predictor.observe(frame.t, ids, raw.xyxy, raw.confidence, raw.class_id,
+                                   predicted, reused)
+        elif self.predictor is not None:
+            self.predictor.observe(frame.t, ids, raw.xyxy, [], [], [], reused)
+        self.stats.predicted += int(np.count_nonzero(predicted & (ids >= 0)))
+        tracked = raw[ids >= 0] if len(raw) else raw
         self.tracked = tracked
-        self._known = np.concatenate([det.xyxy.reshape(-1, 4), tracked.xyxy.reshape(-1, 4)]) \
-            if len(det) or len(tracked) else np.zeros((0, 4))
+        self._known = raw.xyxy.reshape(-1, 4).astype(np.float64) if len(raw) \
+            else np.zeros((0, 4))
+        self._known_ids = np.asarray(ids, dtype=int)
         assert self.rules is not None
         for firing in self.rules.evaluate(Scene(frame.t, tracked, frame.image.shape[:2])):
             events.append(self._rule_event(frame, firing))
         self.stats.events += len(events)
         return events
+
+    def _with_predictions(self, det: sv.Detections) -> sv.Detections:
+        """The detections plus the stand-in boxes of predicted tracks that no detection
+        already covers (a neighbouring region may have caught the same object)."""
+        seen = self.predictor.seen if self.predictor is not None else {}
+        boxes = [(tid, box) for tid, box in self._expected.items() if tid in seen]
+        if len(det) and boxes:
+            from analytics.detections import box_iou
+
+            iou = box_iou(np.array([b for _, b in boxes]), det.xyxy.astype(np.float64))
+            boxes = [b for b, best in zip(boxes, iou.max(axis=1)) if best < 0.3]
+        flags = np.zeros(len(det), dtype=bool)
+        if not boxes:
+            det.data["predicted"] = flags
+            return det
+        stand_in = sv.Detections(
+            xyxy=np.array([b for _, b in boxes], dtype=np.float32),
+            confidence=np.array([seen[t].confidence for t, _ in boxes], dtype=np.float32),
+            class_id=np.array([seen[t].class_id for t, _ in boxes], dtype=int),
+            data={"predicted": np.ones(len(boxes), dtype=bool)})
+        if not len(det):
+            return stand_in
+        plain = sv.Detections(xyxy=det.xyxy, confidence=det.confidence,
+                              class_id=det.class_id, data={"predicted": flags})
+        return sv.Detections.merge([plain, stand_in])
 
     def tick(self, now: float) -> list[GeoEvent]:
         """Offline detection between frames; ``now`` is time.monotonic()."""
