@@ -36,6 +36,7 @@ domain = Domain(domain="recognition")
 ENROL_MESSAGES = {
     "not_image": "%(file)s: not a JPEG or PNG image.",
     "too_large": "%(file)s: larger than %(mb)s MB.",
+    "too_many_pixels": "%(file)s: more than %(mp)s megapixels.",
     "no_face": "%(file)s: no face of at least %(px)s px found.",
     "many_faces": "%(file)s: %(faces)s faces found; use a photo of the person alone.",
     "photos": "Choose 1 to %(n)s photos.",
@@ -213,6 +214,7 @@ def enrol_person() -> Response | tuple[str, int]:
     except enrolment.PhotoRejected as exc:
         return _refuse_enrolment(exc.code, form, file=exc.filename, faces=exc.faces,
                                  mb=enrolment.MAX_PHOTO_BYTES // (1024 * 1024),
+                                 mp=enrolment.MAX_PHOTO_PIXELS // 1_000_000,
                                  px=enrolment.MIN_FACE_PX)
     pid = enrolment.enrol(get_db(), engine.model, form["name"], faces, principal.name,
                           reason=form["reason"] or None, category=form["category"],

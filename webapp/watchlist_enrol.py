@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_PHOTOS = 10
 MIN_FACE_PX = 40
+MAX_PHOTO_PIXELS = 40_000_000  # a small file can declare a huge image: checked before decoding
 _MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG"}
 _engines: dict[str, Any] = {}
 _engines_lock = threading.Lock()
@@ -41,11 +42,12 @@ class ModelsMissing(RuntimeError):
 
 class PhotoRejected(ValueError):
     """A photo that cannot be enrolled: ``code`` says why (``not_image``, ``too_large``,
-    ``no_face``, ``many_faces``), ``filename`` which one, ``faces`` how many were seen."""
+    ``too_many_pixels``, ``no_face``, ``many_faces``), ``filename`` which one, ``faces`` how many were seen."""
 
     def __init__(self, filename: str, code: str, faces: int = 0) -> None:
         reasons = {"not_image": "not a JPEG or PNG image",
                    "too_large": f"larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB",
+                   "too_many_pixels": f"more than {MAX_PHOTO_PIXELS // 1_000_000} megapixels",
                    "no_face": f"no face of at least {MIN_FACE_PX} px found",
                    "many_faces": f"{faces} faces; use a photo of the person alone"}
         super().__init__(f"{filename}: {reasons[code]}")
@@ -86,10 +88,42 @@ def decode_photo(filename: str, data: bytes) -> np.ndarray:
         raise PhotoRejected(filename, "too_large")
     if not any(data.startswith(magic) for magic in _MAGIC):
         raise PhotoRejected(filename, "not_image")
+    size = declared_size(data)
+    if size is None:
+        raise PhotoRejected(filename, "not_image")
+    if size[0] * size[1] > MAX_PHOTO_PIXELS:
+        raise PhotoRejected(filename, "too_many_pixels")
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
         raise PhotoRejected(filename, "not_image")
     return image
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR or a JPEG's frame header, read without decoding
+    the pixels; None when the header is not found."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            return None
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            i += 2
+            continue
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+            height = int.from_bytes(data[i + 5:i + 7], "big")
+            width = int.from_bytes(data[i + 7:i + 9], "big")
+            return width, height
+        i += 2 + length
+    return None
 
 
 def faces_from_photos(engine: Any, photos: Sequence[tuple[str, bytes]], *,

@@ -170,6 +170,36 @@ def test_a_photo_too_large_is_refused_before_decoding():
     assert exc.value.code == "too_large"
 
 
+def test_a_photo_declaring_too_many_pixels_is_refused_before_decoding(app, face_samples):
+    import struct
+    import zlib
+
+    import cv2
+    import pytest
+
+    from webapp import watchlist_enrol as enrolment
+    photo = cv2.imread(str(face_samples / "yaoming.jpg"))
+    h, w = photo.shape[:2]
+    for flags in ([], [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]):
+        jpeg = cv2.imencode(".jpg", photo, flags)[1].tobytes()
+        assert enrolment.declared_size(jpeg) == (w, h)
+    png = cv2.imencode(".png", photo)[1].tobytes()
+    assert enrolment.declared_size(png) == (w, h)
+    # A 200-byte PNG that declares 100,000 x 100,000 pixels (a decompression bomb).
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    bomb = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
+            + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)) + bytes(160))
+    with pytest.raises(enrolment.PhotoRejected, match="bomb.png: more than 40 megapixels"):
+        enrolment.decode_photo("bomb.png", bomb)
+    admin = client_for(app, "admin")
+    page = admin.post("/recognition/watchlist?lang=vi", data={
+        "name": "Trần Văn B", "category": "wanted", "reason": "", "csrf_token": admin.csrf,
+        "photos": [(__import__("io").BytesIO(bomb), "bomb.png")]},
+        content_type="multipart/form-data")
+    assert page.status_code == 422
+    assert "bomb.png: ảnh lớn hơn 40 megapixel." in page.data.decode()
+
+
 def test_event_search_by_kind_ward_and_time_with_thumbnails_and_export(app, conn):
     import json
     from datetime import datetime, timedelta, timezone
