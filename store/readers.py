@@ -140,17 +140,19 @@ CELL_SPANS = (_HOUR, 4 * _HOUR, _DAY, 7 * _DAY)
 KIND_SPANS = (4 * _HOUR, _DAY, 7 * _DAY)
 
 
-def _floor(t: datetime, step: timedelta) -> datetime:
+def floor_bucket(t: datetime, step: timedelta) -> datetime:
+    """``t`` rounded down to a bucket boundary (buckets of ``step`` from 2000-01-01 UTC)."""
     return t - (t - _ORIGIN) % step
 
 
-def _ceil(t: datetime, step: timedelta) -> datetime:
-    f = _floor(t, step)
+def ceil_bucket(t: datetime, step: timedelta) -> datetime:
+    """``t`` rounded up to a bucket boundary."""
+    f = floor_bucket(t, step)
     return f if f == t else f + step
 
 
-def _segments(lo: datetime, hi: datetime, spans: Sequence[timedelta] = CELL_SPANS
-              ) -> list[tuple[timedelta, datetime, datetime]]:
+def rollup_segments(lo: datetime, hi: datetime, spans: Sequence[timedelta] = CELL_SPANS
+                    ) -> list[tuple[timedelta, datetime, datetime]]:
     """Cover [lo, hi) (15-minute aligned) with the widest whole buckets of ``spans``
     that fit, narrower ones towards the edges, 15-minute ones last: (span, from, to)."""
     if lo >= hi:
@@ -158,10 +160,11 @@ def _segments(lo: datetime, hi: datetime, spans: Sequence[timedelta] = CELL_SPAN
     if not spans:
         return [(ROLLUP_BUCKET, lo, hi)]
     wide, narrower = spans[-1], spans[:-1]
-    a, b = _ceil(lo, wide), _floor(hi, wide)
+    a, b = ceil_bucket(lo, wide), floor_bucket(hi, wide)
     if a >= b:
-        return _segments(lo, hi, narrower)
-    return _segments(lo, a, narrower) + [(wide, a, b)] + _segments(b, hi, narrower)
+        return rollup_segments(lo, hi, narrower)
+    return (rollup_segments(lo, a, narrower) + [(wide, a, b)]
+            + rollup_segments(b, hi, narrower))
 
 
 def heatmap_cells(conn: psycopg.Connection, start: datetime, end: datetime,
@@ -174,8 +177,8 @@ def heatmap_cells(conn: psycopg.Connection, start: datetime, end: datetime,
     filters are index ranges), plus the events above the rollup watermark, counted
     straight from ``events`` (by id, so cheaply): the map is never stale.
     """
-    lo = _floor(start.astimezone(timezone.utc), ROLLUP_BUCKET)
-    hi = _ceil(end.astimezone(timezone.utc), ROLLUP_BUCKET)
+    lo = floor_bucket(start.astimezone(timezone.utc), ROLLUP_BUCKET)
+    hi = ceil_bucket(end.astimezone(timezone.utc), ROLLUP_BUCKET)
     params: dict[str, Any] = {"kinds": None if kinds is None else list(kinds),
                               "wards": None if ward_ids is None else list(ward_ids),
                               "mark": _tail_from(conn), "lo": lo, "hi": hi}
@@ -184,7 +187,7 @@ def heatmap_cells(conn: psycopg.Connection, start: datetime, end: datetime,
     table, spans = (("heatmap_cell_span", CELL_SPANS) if kinds is None
                     else ("heatmap_kind_span", KIND_SPANS))
     parts = []
-    for i, (span, a, b) in enumerate(_segments(lo, hi, spans)):
+    for i, (span, a, b) in enumerate(rollup_segments(lo, hi, spans)):
         params[f"s{i}"], params[f"a{i}"], params[f"b{i}"] = span, a, b
         source = ("heatmap_rollup WHERE" if span == ROLLUP_BUCKET
                   else f"{table} WHERE span = %(s{i})s AND")

@@ -9,14 +9,15 @@ GeoEvents; ward scope is a ``wards`` argument (None = every ward) applied in SQL
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Sequence
 
 import psycopg
 from psycopg import sql
 
 from store.model import EVENT_KINDS, GeoEvent
-from store.readers import event_from_row
+from store.readers import (KIND_SPANS, ROLLUP_BUCKET, ceil_bucket, event_from_row,
+                           rollup_segments)
 
 EVENT_COLUMNS = ("id, ts, camera_id, kind, severity, lon, lat, ward_id, zone_id, track_id, "
                  "value, attributes, evidence_path, evidence_sha256")
@@ -174,13 +175,24 @@ def ward_exists(conn: psycopg.Connection, ward_id: str) -> bool:
 
 def ward_counts(conn: psycopg.Connection, since: datetime, until: datetime,
                 wards: frozenset[str] | None, ward_ids: Sequence[str] = ()) -> list[dict]:
-    """Event counts per ward and kind in [since, until) from the heatmap rollups."""
-    scope, params = _scope("ward_id", wards)
-    query = sql.SQL(
-        "SELECT ward_id, kind, sum(n)::bigint FROM heatmap_rollup WHERE bucket >= %s "
-        "AND bucket < %s AND {} AND (cardinality(%s::text[]) = 0 OR ward_id = ANY(%s)) "
-        "GROUP BY 1, 2 ORDER BY 1, 2").format(scope)
-    rows = conn.execute(query, [since, until, *params, list(ward_ids), list(ward_ids)])
+    """Event counts per ward and kind from the rollups whose buckets start in
+    [since, until): the widest whole span buckets that fit, 15-minute ones at the edges."""
+    scope, scope_params = _scope("ward_id", wards)
+    wanted = sql.SQL("(cardinality(%s::text[]) = 0 OR ward_id = ANY(%s))")
+    parts, params = [], []
+    lo, hi = (ceil_bucket(t.astimezone(timezone.utc), ROLLUP_BUCKET) for t in (since, until))
+    for span, a, b in rollup_segments(lo, hi, KIND_SPANS):
+        source = sql.SQL("heatmap_rollup WHERE") if span == ROLLUP_BUCKET else \
+            sql.SQL("heatmap_kind_span WHERE span = %s AND")
+        parts.append(sql.SQL("SELECT ward_id, kind, n FROM {} bucket >= %s AND bucket < %s"
+                             " AND {} AND {}").format(source, scope, wanted))
+        params += ([] if span == ROLLUP_BUCKET else [span]) + [a, b, *scope_params,
+                                                              list(ward_ids), list(ward_ids)]
+    if not parts:
+        return []
+    query = sql.SQL("SELECT ward_id, kind, sum(n)::bigint FROM ({}) p GROUP BY 1, 2"
+                    " ORDER BY 1, 2").format(sql.SQL(" UNION ALL ").join(parts))
+    rows = conn.execute(query, params)
     return [{"ward_id": w, "kind": k, "n": n} for w, k, n in rows.fetchall()]
 
 

@@ -152,21 +152,21 @@ def test_retention_drops_old_days(db_url, settings, conn):
 
 @pytest.mark.parametrize("spans", ["cell", "kind"])
 def test_segments_cover_the_window_exactly(spans):
-    from store.readers import CELL_SPANS, KIND_SPANS, ROLLUP_BUCKET, _segments
+    from store.readers import CELL_SPANS, KIND_SPANS, ROLLUP_BUCKET, rollup_segments
     spans = CELL_SPANS if spans == "cell" else KIND_SPANS
     t = datetime(2026, 3, 1, 22, 45, tzinfo=timezone.utc)
     for lo, hi in ((t, t + timedelta(days=3, hours=5, minutes=30)),
                    (t, t + timedelta(minutes=45)), (t, t + timedelta(hours=2)),
                    (t + timedelta(minutes=15), t + timedelta(days=1, minutes=15)),
                    (t, t + timedelta(days=30)), (t, t + timedelta(days=16, hours=7))):
-        segs = _segments(lo, hi, spans)
+        segs = rollup_segments(lo, hi, spans)
         assert segs[0][1] == lo and segs[-1][2] == hi
         assert all(a[2] == b[1] for a, b in zip(segs, segs[1:]))
         for step, a, b in segs:
             assert step in spans or step == ROLLUP_BUCKET
             assert (a - datetime(2000, 1, 1, tzinfo=timezone.utc)) % step == timedelta(0)
             assert (b - a) % step == timedelta(0) and b > a
-    month = _segments(t, t + timedelta(days=30), spans)
+    month = rollup_segments(t, t + timedelta(days=30), spans)
     assert max(s[0] for s in month) == timedelta(days=7)
     assert len(month) < 20  # the widest buckets that fit, not 30 days of narrow ones
 
@@ -235,4 +235,29 @@ def test_heatmap_levels_agree_with_events(spread, conn, kinds, wards):
             " AND (%s::text[] IS NULL OR kind = ANY(%s))"
             " AND (%s::text[] IS NULL OR ward_id = ANY(%s)) GROUP BY 1",
             (a, b, kinds, kinds, wards, wards))}
+        assert got and got == want
+
+
+@pytest.mark.parametrize("scope, ward_ids", [(None, ()), (frozenset({"w1", "w2"}), ("w2",))])
+def test_ward_counts_agree_with_events(spread, conn, scope, ward_ids):
+    import random
+    from store.webqueries import ward_counts
+    sent, now = spread
+    refresh_rollups(conn)
+    rng = random.Random(9)
+    windows = [(now - timedelta(days=30), now), (now - timedelta(days=7, hours=5), now)]
+    for _ in range(6):
+        a = now - timedelta(seconds=rng.uniform(0, 20 * 86400))
+        windows.append((a, a + timedelta(seconds=rng.uniform(600, 12 * 86400))))
+    for a, b in windows:
+        got = {(c["ward_id"], c["kind"]): c["n"]
+               for c in ward_counts(conn, a, b, scope, ward_ids)}
+        want = dict(((w, k), n) for w, k, n in conn.execute(
+            "SELECT ward_id, kind, count(*) FROM events"
+            " WHERE date_bin('15 minutes', ts, '2000-01-01') >= %s"
+            " AND date_bin('15 minutes', ts, '2000-01-01') < %s"
+            " AND (%s::text[] IS NULL OR ward_id = ANY(%s))"
+            " AND (cardinality(%s::text[]) = 0 OR ward_id = ANY(%s)) GROUP BY 1, 2",
+            (a, b, *[None if scope is None else sorted(scope)] * 2, list(ward_ids),
+             list(ward_ids))))
         assert got and got == want
