@@ -17,11 +17,14 @@ import multiprocessing as mp
 import os
 import queue
 import resource
+import sys
 import time
+import types
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from analytics.config import CameraConfig, RegionDetectorConfig, parse_regions
 from analytics.pipeline import CameraPipeline, PipelineOptions
@@ -75,6 +78,25 @@ def _heap_trimmer() -> Callable[[], None]:
     return lambda: trim(0) and None
 
 
+@contextmanager
+def _plain_main() -> Iterator[None]:
+    """A blank ``__main__`` while a worker process is being spawned.
+
+    A spawned child re-runs the parent's main module (by its ``__spec__`` or file)
+    before it unpickles the worker; under ``vigil`` that module is the CLI, which
+    imports the web app (flask, flask-socketio, geopandas, pandas): ~50 MB of RSS per
+    worker that it never uses. With a blank stand-in for the moment of ``start()``
+    the child imports only what the worker itself needs.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 def rss_mb() -> float:
     """Peak resident memory of this process, MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -88,6 +110,11 @@ class Worker(mp.get_context("spawn").Process):  # type: ignore[misc]
         self.config = config
         self.stop_event = stop
         self.beats = beats
+
+    def start(self) -> None:
+        """Spawn the process without re-running the parent's main module in it."""
+        with _plain_main():
+            super().start()
 
     def run(self) -> None:  # pragma: no cover - runs in the child (tests drive it end-to-end)
         logging.basicConfig(level=self.config.log_level,

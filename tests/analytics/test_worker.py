@@ -89,3 +89,20 @@ def test_unreachable_stream_is_reported_offline_once(state):
     run_cameras(WorkerConfig("t", (cam,), _settings(state)), stopped, events.append)
     assert [e.kind for e in events] == ["camera_offline"]
     assert events[0].attributes["located"] == "camera"
+
+
+def test_worker_process_does_not_import_the_clis_web_app(tmp_path):
+    """A worker spawned by the CLI (a main module that imports flask, geopandas …) does
+    not re-run that module: the web app's libraries stay out of every worker's memory."""
+    import subprocess
+    import sys
+
+    from tests.analytics.conftest import REPO
+
+    out = tmp_path / "modules.txt"
+    done = subprocess.run([sys.executable, "-m", "tests.analytics.spawn_probe", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    modules = set(out.read_text().split())
+    assert "analytics" in modules and "numpy" in modules
+    assert not modules & {"flask", "werkzeug", "geopandas", "pandas"}, modules
