@@ -172,24 +172,32 @@ def run_bench(settings: Settings, video: Path = VTEST, cameras: int = 4,
     from analytics.detectors import make_detector
 
     _NOW = datetime.now(timezone.utc)
-    detector = make_detector("onnx_yolo", threads=1)
     cache = settings.state_dir / "models"
+    detector = make_detector("onnx_yolo", threads=1)
+    detectors = {"int8": make_detector("onnx_yolo", threads=1, int8=True, cache_dir=cache),
+                 "float": detector}
     regionals = {"int8": make_detector("onnx_yolo", threads=1, imgsz=region_imgsz, int8=True,
                                        cache_dir=cache),
                  "float": make_detector("onnx_yolo", threads=1, imgsz=region_imgsz,
-                                        cache_dir=cache)} if region_imgsz else {"640": None}
+                                        cache_dir=cache)} if region_imgsz \
+        else {"int8": None, "float": None}
     src_fps = cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FPS) or 10.0
     results = {}
     echo(f"vigil analytics benchmark on {video.name} ({cameras} cameras = offset copies; "
          f"1 onnxruntime thread; regions at scale {scale} on {region_imgsz}-px tiles; "
-         f"region detector INT8 (default) and float)")
+         f"gated with INT8 detectors (the default) and with float ones)")
     for label, fps, limit in (("1 fps", 1.0, None), ("full rate", src_fps, full_rate_frames)):
         frames, decode_s, read = _decode(video, max(1, round(src_fps / fps)), limit)
         runs = {"naive 640": _run(frames, cameras, fps, False, detector, scale)}
+        naive_ms = 1000 * runs["naive 640"]["detect_cpu_s"] / runs["naive 640"]["calls"]
         for kind, regional in regionals.items():
+            full = detectors[kind]
             r0 = (regional.run_cpu_s, regional.calls) if regional else (0.0, 0)
-            runs[f"gated {kind}"] = r = _run(frames, cameras, fps, True, detector, scale,
+            f0 = (full.run_cpu_s, full.calls)
+            runs[f"gated {kind}"] = r = _run(frames, cameras, fps, True, full, scale,
                                              regional)
+            r["full_ms_per_image"] = 1000 * (full.run_cpu_s - f0[0]) / max(
+                full.calls - f0[1], 1) if full.calls > f0[1] else None
             if regional:
                 r["region_ms_per_image"] = 1000 * (regional.run_cpu_s - r0[0]) / max(
                     regional.calls - r0[1], 1)
@@ -205,8 +213,11 @@ def run_bench(settings: Settings, video: Path = VTEST, cameras: int = 4,
                  f"ms/call) | skipped {r['skipped'] / r['camera_frames']:.0%}, regional "
                  f"{r['regional']}, full {r['full']}")
             if "region_ms_per_image" in r:
-                echo(f"  {'':11s} region detector {r['region_ms_per_image']:.1f} ms per "
-                     f"{region_imgsz}-px tile (inside onnxruntime)")
+                full_ms = r["full_ms_per_image"]
+                echo(f"  {'':11s} inside onnxruntime: region detector "
+                     f"{r['region_ms_per_image']:.1f} ms per {region_imgsz}-px tile, full "
+                     f"frame {'—' if full_ms is None else f'{full_ms:.0f} ms'} (naive float "
+                     f"640: {naive_ms:.0f} ms/frame with letterbox and decoding)")
             row[name] = {k: v for k, v in r.items() if k not in ("tracks", "predicted")} \
                 | {"rate": rate, "predicted": len(r["predicted"])}
             if name != "naive 640":
@@ -228,7 +239,7 @@ def run_bench(settings: Settings, video: Path = VTEST, cameras: int = 4,
     quiet = [cv2.add(base, rng.integers(0, 4, base.shape, dtype=np.uint8)) for _ in range(80)]
     regional = next(iter(regionals.values()))
     naive = _run(quiet, cameras, 1.0, False, detector, scale)
-    gated = _run(quiet, cameras, 1.0, True, detector, scale, regional)
+    gated = _run(quiet, cameras, 1.0, True, detectors["int8"], scale, regional)
     echo(f"\n[static scene, 1 fps] 80 frames × {cameras} cameras (first frame + noise)")
     for name, r in (("naive 640", naive), ("gated", gated)):
         rate = r["camera_frames"] / r["cpu_s"]

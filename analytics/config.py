@@ -209,25 +209,28 @@ def camera_from_row(row: Mapping[str, Any]) -> CameraConfig:
     return parse_camera(data)
 
 
-class RegionDetectorConfig(_Strict):
-    """How a worker's region detector (motion regions packed on small tiles) is built."""
+class DetectorConfig(_Strict):
+    """How a worker's detectors are built: the full-frame one and the region one (motion
+    regions packed on small tiles)."""
 
-    imgsz: int | None = Field(320, ge=128, le=1280, multiple_of=32, description="Input "
-                              "size of the region detector; None: the full-frame model.")
-    scale: float = Field(0.85, gt=0, le=1, description="Object scale in regions, relative "
-                         "to a full-frame pass.")
+    region_imgsz: int | None = Field(320, ge=128, le=1280, multiple_of=32, description=(
+        "Input size of the region detector; None: the full-frame model."))
+    region_scale: float = Field(0.85, gt=0, le=1, description="Object scale in regions, "
+                                "relative to a full-frame pass.")
     int8: bool = Field(True, description="Run regions through an INT8 copy of the model, "
                        "quantised locally from the float weights (about twice as fast on "
                        "CPUs with VNNI; same track recall on vtest.avi); false: float.")
+    int8_full: bool = Field(True, description="The full-frame passes too (the periodic "
+                            "refresh of gated cameras, every frame of ungated ones).")
 
 
-def parse_regions(data: "RegionDetectorConfig | Mapping[str, Any]") -> RegionDetectorConfig:
-    """Validate the region detector settings; :class:`CameraConfigError` says which field."""
-    if isinstance(data, RegionDetectorConfig):
+def parse_detection(data: "DetectorConfig | Mapping[str, Any]") -> DetectorConfig:
+    """Validate a worker's detector settings; :class:`CameraConfigError` says which field."""
+    if isinstance(data, DetectorConfig):
         return data
     try:
-        return RegionDetectorConfig.model_validate(dict(data))
+        return DetectorConfig.model_validate(dict(data))
     except ValidationError as exc:
-        raise CameraConfigError("regions: " + "; ".join(
+        raise CameraConfigError("detection: " + "; ".join(
             f"{'.'.join(map(str, e['loc'])) or '?'}={e.get('input')!r}: {e['msg']}"
             for e in exc.errors())) from None

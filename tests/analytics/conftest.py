@@ -30,11 +30,12 @@ def vtest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def region_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The 320-px and INT8 region models, made once per session (as a worker makes them)."""
+    """The 320-px and INT8 models, made once per session (as a worker makes them)."""
     from analytics.detectors import make_detector
 
     folder = tmp_path_factory.mktemp("models")
     make_detector("onnx_yolo", imgsz=320, int8=True, cache_dir=folder)
+    make_detector("onnx_yolo", int8=True, cache_dir=folder)  # full-frame passes
     return folder
 
 

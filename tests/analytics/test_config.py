@@ -43,20 +43,21 @@ def test_registry_row_merges_config_json():
 
 @pytest.mark.parametrize("change, expected", [
     ({"int8": "sometimes"}, "int8='sometimes'"),
-    ({"imgsz": 300}, "imgsz=300: Input should be a multiple of 32"),
+    ({"region_imgsz": 300}, "region_imgsz=300: Input should be a multiple of 32"),
     ({"quantise": True}, "quantise=True: Extra inputs are not permitted"),
 ])
-def test_bad_region_detector_settings_name_the_field(change, expected):
+def test_bad_detector_settings_name_the_field(change, expected):
     from analytics.worker import WorkerConfig
     from store.settings import load_settings
 
-    with pytest.raises(CameraConfigError, match="regions: ") as err:
-        WorkerConfig("w", (), load_settings({}, environ={}), regions=change)
+    with pytest.raises(CameraConfigError, match="detection: ") as err:
+        WorkerConfig("w", (), load_settings({}, environ={}), detection=change)
     assert expected in str(err.value)
 
 
-def test_region_detector_is_int8_unless_switched_off():
-    from analytics.config import RegionDetectorConfig, parse_regions
+def test_detectors_are_int8_unless_switched_off():
+    from analytics.config import DetectorConfig, parse_detection
 
-    assert RegionDetectorConfig().int8 and RegionDetectorConfig().imgsz == 320
-    assert parse_regions({"int8": False}) == RegionDetectorConfig(int8=False)
+    d = DetectorConfig()
+    assert d.int8 and d.int8_full and d.region_imgsz == 320
+    assert parse_detection({"int8": False}) == DetectorConfig(int8=False)

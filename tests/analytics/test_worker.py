@@ -106,3 +106,15 @@ def test_worker_process_does_not_import_the_clis_web_app(tmp_path):
     modules = set(out.read_text().split())
     assert "analytics" in modules and "numpy" in modules
     assert not modules & {"flask", "werkzeug", "geopandas", "pandas"}, modules
+
+
+def test_worker_detectors_are_int8_unless_switched_off(state):
+    from analytics.worker import build_detectors
+
+    cam = parse_camera(vtest_camera("unused.avi"))
+    full, regional = build_detectors(WorkerConfig("t", (cam,), _settings(state)))
+    assert full.int8 and full.size == (640, 640)
+    assert regional.int8 and regional.size == (320, 320)
+    full, regional = build_detectors(WorkerConfig("t", (cam,), _settings(state), detection={
+        "int8": False, "int8_full": False}))
+    assert not full.int8 and not regional.int8 and regional.size == (320, 320)
