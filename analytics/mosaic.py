@@ -81,8 +81,10 @@ def _pack(frames: Sequence[np.ndarray], plans: Sequence[Plan], size: int,
             ci = len(shelves) - 1
         y, sh, x = shelves[ci]
         crop = frames[owner][box[1]:box[3], box[0]:box[2]]
+        # bilinear, as YOLO's own letterbox; INTER_AREA at these non-integer scales cost
+        # 0.6 ms a crop (~3 ms a camera-frame on vtest) for no better recall
         canvases[ci][y:y + h, x:x + w] = crop if s == 1 else \
-            cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+            cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
         placed.append(_Placed(owner, box, x, y, s, ci))
         shelves[ci][2] = x + w + GAP
     return canvases, placed
