@@ -128,3 +128,11 @@ def test_calibration_set_is_not_the_benchmark_clip():
     assert len(images) >= 10
     assert all(cv2.imread(str(p)) is not None for p in images)
     assert not any("vtest" in p.name for p in images)
+
+
+def test_int8_copy_is_the_same_bytes_every_time(region_models, tmp_path):
+    """Made again from the same float model and photos, the INT8 copy is identical."""
+    from analytics.detectors.onnx_quant import quantize_model
+
+    again = quantize_model(region_models / "yolov8n-320-b.onnx", tmp_path / "again.onnx")
+    assert again.read_bytes() == (region_models / "yolov8n-320-b-int8q1.onnx").read_bytes()
