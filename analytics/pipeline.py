@@ -18,7 +18,7 @@ import numpy as np
 import supervision as sv
 from trackers import ByteTrackTracker
 
-from analytics.config import CameraConfig
+from analytics.config import PERSON_CLASSES, CameraConfig
 from analytics.evidence import EvidenceStore
 from analytics.geotag import Geotagger
 from analytics.health import CameraHealth, HealthChange
@@ -230,6 +230,16 @@ class CameraPipeline:
             return lon, lat, "view"
         return self.cam.lon, self.cam.lat, "camera"
 
+    def _people(self) -> np.ndarray | None:
+        """This frame's tracked person boxes, for the evidence redactor's fallback without
+        a face model (None when this camera does not detect people: it looks itself)."""
+        if not set(PERSON_CLASSES) <= set(self.cam.detect_classes):
+            return None
+        tracked = self.tracked
+        if not len(tracked):
+            return np.zeros((0, 4))
+        return tracked.xyxy[np.isin(tracked.class_id, PERSON_CLASSES)].astype(np.float64)
+
     def _health_event(self, frame: Frame | None, change: HealthChange) -> GeoEvent:
         ts = frame.ts if frame is not None else datetime.now(timezone.utc)
         evidence = None
@@ -257,7 +267,7 @@ class CameraPipeline:
         spec = EVENT_KINDS[f.kind]
         if spec.is_alert and self.evidence is not None:
             evidence, crop = self.evidence.save(self.cam.id, frame.ts, f.kind, frame.image,
-                                                f.box)
+                                                f.box, people=self._people())
             if crop is not None:
                 attrs["crop"] = {"path": crop.path, "sha256": crop.sha256}
         return GeoEvent(ts=frame.ts, camera_id=self.cam.id, kind=f.kind, lon=lon, lat=lat,

@@ -174,7 +174,7 @@ def run_cameras(config: WorkerConfig, stopped: Callable[[], bool],
     from analytics.violations.stage import build_stages
 
     detector, region_detector = build_detectors(config)
-    evidence = EvidenceStore(config.settings.evidence_root)
+    evidence = EvidenceStore.for_worker(config.settings, config.cameras)
     pipes = {c.id: CameraPipeline(c, evidence, config.options) for c in config.cameras}
     stages = build_stages(config.cameras, config.settings,  # plates, faces, violations
                           evidence if config.options.evidence else None, config.db_url)
