@@ -18,6 +18,8 @@ def test_bench_small(pg_admin_url, tmp_path):
                                       for k in ("every kind", "one kind", "one ward",
                                                 "kind+ward")}
     assert any(line.startswith("rollup rows: ") for line in lines)
+    assert any(line.startswith("rollup refresh (what the maintainer does): 30,000 events")
+               for line in lines)
     assert any(line.startswith("writer: 3,000 events") for line in lines)
     again = run_bench(settings, n_events=0, writer_events=0, cameras=50, days=10,
                       queries=4, echo=lines.append, heatmap_only=True)
