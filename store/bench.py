@@ -8,7 +8,9 @@ default), dropped and re-made each run:
 2. raw COPY: the same rows as ready-made tuples through psycopg's binary COPY;
 3. ``--events`` events over ``--days`` days from ``--cameras`` cameras generated in SQL,
    rolled up, then ``--queries`` heatmap queries per window (random 1 h / 24 h / 7 d /
-   30 d windows; every kind, one kind, one ward, one kind in one ward) timed for p50/p95.
+   30 d windows; every kind, one kind, one ward, one kind in one ward) timed for p50/p95,
+   and ward series (``GET /api/v1/wards/{id}/series``: one ward, hourly buckets, 24 h /
+   7 d / 30 d windows, every kind or one kind).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from store.maintenance import refresh_rollups
 from store.migrate import ensure_partitions, upgrade
 from store.model import GeoEvent
 from store.readers import heatmap_cells
+from store.webqueries import ward_series
 from store.registry import Camera, upsert_cameras
 from store.settings import Settings
 from store.writer import EventWriter
@@ -192,7 +195,10 @@ def generate_events(conn: psycopg.Connection, positions: list[tuple], n: int, da
 HEATMAP_WINDOWS = (("1 h", timedelta(hours=1)), ("24 h", timedelta(hours=24)),
                    ("7 d", timedelta(days=7)), ("30 d", timedelta(days=30)))
 HEATMAP_FILTERS = ("every kind", "one kind", "one ward", "kind+ward")
-ROLLUP_TABLES = ("heatmap_rollup", "heatmap_cell_span", "heatmap_kind_span")
+ROLLUP_TABLES = ("heatmap_rollup", "heatmap_cell_span", "heatmap_kind_span",
+                 "ward_kind_span")
+SERIES_WINDOWS = HEATMAP_WINDOWS[1:]
+SERIES_FILTERS = ("every kind", "one kind")
 
 
 def bench_heatmap(conn: psycopg.Connection, end: datetime, days: int, queries: int,
@@ -224,6 +230,33 @@ def bench_heatmap(conn: psycopg.Connection, end: datetime, days: int, queries: i
             echo(f"heatmap {label:>4} {pick:>10}: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
                  f"({len(values)} queries)")
         echo(f"          (median {int(statistics.median(cells))} cells per answer)")
+    return results
+
+
+def bench_series(conn: psycopg.Connection, end: datetime, days: int, queries: int,
+                 wards: list[str], echo: Callable[[str], None]) -> dict[str, tuple]:
+    """p50/p95 (ms) of one ward's hourly series (what the planner's ward series asks
+    for) per window length, every kind or one kind."""
+    rng = random.Random(12)
+    results = {}
+    for label, window in SERIES_WINDOWS:
+        times: dict[str, list[float]] = {f: [] for f in SERIES_FILTERS}
+        points = []
+        room = max(days * 86400 - window.total_seconds(), 86400)
+        for q in range(queries):
+            stop = end - timedelta(seconds=rng.uniform(0, room))
+            pick = SERIES_FILTERS[q % len(SERIES_FILTERS)]
+            kinds = [rng.choice(AI_KINDS + TRAFFIC_KINDS)] if pick == "one kind" else []
+            t0 = time.perf_counter()
+            found = ward_series(conn, rng.choice(wards), stop - window, stop, "hour", kinds)
+            times[pick].append((time.perf_counter() - t0) * 1000)
+            points.append(len(found))
+        for pick, values in times.items():
+            p50, p95 = _percentile(values, 50), _percentile(values, 95)
+            results[f"{label} {pick}"] = (p50, p95)
+            echo(f"ward series {label:>4} {pick:>10}: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
+                 f"({len(values)} queries)")
+        echo(f"          (median {int(statistics.median(points))} points per answer)")
     return results
 
 
@@ -260,7 +293,8 @@ def run_bench(settings: Settings, n_events: int, writer_events: int, cameras: in
                                  " WHERE span = '7 days'").fetchone()[0] or 0
                 echo(f"reusing {BENCH_DB}: {n:,} events rolled up")
                 heat = bench_heatmap(conn, _bench_end(conn), days, queries, wards, echo)
-            return {"heatmap_ms": heat}
+                series = bench_series(conn, _bench_end(conn), days, queries, wards, echo)
+            return {"heatmap_ms": heat, "series_ms": series}
         url = _fresh_db(admin_url)
         with connect(url) as conn:
             upsert_cameras(conn, cams, tag=False)
@@ -282,8 +316,9 @@ def run_bench(settings: Settings, n_events: int, writer_events: int, cameras: in
             sizes = [conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
                 sql.Identifier(t))).fetchone()[0]
                 for t in ROLLUP_TABLES]
-            echo("rollup rows: {:,} (15 min) / {:,} (cell spans) / {:,} (kind spans)".format(
-                *sizes))
+            echo("rollup rows: {:,} (15 min) / {:,} (cell spans) / {:,} (kind spans) / {:,}"
+                 " (ward series spans)".format(*sizes))
             heat = bench_heatmap(conn, _bench_end(conn), days, queries, wards, echo)
+            series = bench_series(conn, _bench_end(conn), days, queries, wards, echo)
     return {"writer_eps": writer_rate, "copy_eps": copy_rate, "server_eps": server_rate,
-            "heatmap_ms": heat}
+            "heatmap_ms": heat, "series_ms": series}

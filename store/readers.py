@@ -223,32 +223,61 @@ class SeriesPoint:
     value_max: float | None
 
 
+# The spans of ward_kind_span (migration 0007), kept by vigil_refresh_heatmap: ward ×
+# kind, no cell. A series of ``bucket`` reads whole buckets of the widest span that
+# divides ``bucket``, narrower ones towards the window's edges.
+SERIES_SPANS = (ROLLUP_BUCKET, _HOUR, _DAY)
+
+
+def ward_kind_series(conn: psycopg.Connection, lo: datetime, hi: datetime,
+                     bucket: timedelta, ward_ids: Sequence[str] | None = None,
+                     kinds: Sequence[str] | None = None, by_kind: bool = True
+                     ) -> list[tuple]:
+    """Rows (bucket start, ward, [kind,] n, value sum, value max) per ``bucket`` of the
+    events in [lo, hi) (15-minute aligned), ordered by ward, bucket[, kind].
+
+    Read from ward_kind_span (whole buckets of the widest span dividing ``bucket``,
+    narrower ones at the edges: one index range per piece when a ward is given) plus the
+    events above the rollup watermark, counted straight from ``events``."""
+    if bucket < ROLLUP_BUCKET or bucket % ROLLUP_BUCKET:
+        raise ValueError(f"bucket={bucket}: must be a multiple of 15 minutes")
+    spans = tuple(s for s in SERIES_SPANS[1:] if bucket % s == timedelta(0))
+    params: dict[str, Any] = {"b": bucket, "lo": lo, "hi": hi, "mark": _tail_from(conn),
+                              "kinds": None if kinds is None else list(kinds),
+                              "wards": None if ward_ids is None else list(ward_ids)}
+    filters = ((" AND kind = ANY(%(kinds)s)" if kinds is not None else "")
+               + (" AND ward_id = ANY(%(wards)s)" if ward_ids is not None else ""))
+    parts = []
+    for i, (span, a, b) in enumerate(rollup_segments(lo, hi, spans)):
+        params[f"s{i}"], params[f"a{i}"], params[f"b{i}"] = span, a, b
+        parts.append("SELECT bucket AS t, ward_id, kind, n, value_sum, value_max"
+                     f" FROM ward_kind_span WHERE span = %(s{i})s AND bucket >= %(a{i})s"
+                     f" AND bucket < %(b{i})s" + filters)
+    if params["mark"] is not None and parts:
+        parts.append("SELECT ts, ward_id, kind, 1, coalesce(value, 0), value FROM events"
+                     " WHERE id > %(mark)s AND ts >= %(lo)s AND ts < %(hi)s" + filters)
+    if not parts:
+        return []
+    keys = "ward_id, kind" if by_kind else "ward_id"
+    order = "ward_id, 1, kind" if by_kind else "ward_id, 1"
+    return conn.execute(
+        f"SELECT date_bin(%(b)s, t, '2000-01-01'), {keys}, sum(n)::bigint,"
+        " sum(value_sum), max(value_max) FROM (" + " UNION ALL ".join(parts) + ") p"
+        f" GROUP BY 1, {keys} ORDER BY {order}",
+        params, prepare=False).fetchall()  # a custom plan: the id bound picks the PK
+
+
 def ward_series(conn: psycopg.Connection, start: datetime, end: datetime,
                 bucket: timedelta = timedelta(hours=1),
                 ward_ids: Sequence[str] | None = None,
                 kinds: Sequence[str] | None = None) -> list[SeriesPoint]:
-    """Per-ward counts per ``bucket`` (a multiple of 15 minutes) in [start, end)."""
+    """Per-ward counts per ``bucket`` (a multiple of 15 minutes) over [start, end), the
+    first bucket whole and the last one up to the 15-minute bucket holding ``end``."""
     if bucket < ROLLUP_BUCKET or bucket % ROLLUP_BUCKET:
         raise ValueError(f"bucket={bucket}: must be a multiple of 15 minutes")
-    params = {"b": bucket, "start": start, "end": end,
-              "kinds": None if kinds is None else list(kinds),
-              "wards": None if ward_ids is None else list(ward_ids),
-              "mark": _tail_from(conn)}
-    filters = ("   AND (%(kinds)s::text[] IS NULL OR kind = ANY(%(kinds)s))"
-               "   AND (%(wards)s::text[] IS NULL OR ward_id = ANY(%(wards)s))")
-    tail = "" if params["mark"] is None else (
-        "  UNION ALL"
-        "  SELECT ts, ward_id, 1, coalesce(value, 0), value FROM events"
-        "  WHERE id > %(mark)s AND ts >= date_bin(%(b)s, %(start)s::timestamptz,"
-        "   '2000-01-01') AND ts < %(end)s" + filters)
-    rows = conn.execute(
-        "WITH parts AS ("
-        "  SELECT bucket AS t, ward_id, n::bigint AS n, value_sum, value_max"
-        "  FROM heatmap_rollup WHERE bucket >= date_bin(%(b)s, %(start)s::timestamptz,"
-        "   '2000-01-01') AND bucket < %(end)s" + filters + tail + ")"
-        " SELECT date_bin(%(b)s, t, '2000-01-01') AS b, ward_id, sum(n), sum(value_sum),"
-        " max(value_max) FROM parts GROUP BY 1, 2 ORDER BY 2, 1",
-        params, prepare=False)
+    lo = floor_bucket(start.astimezone(timezone.utc), bucket)
+    hi = ceil_bucket(end.astimezone(timezone.utc), ROLLUP_BUCKET)
+    rows = ward_kind_series(conn, lo, hi, bucket, ward_ids, kinds, by_kind=False)
     return [SeriesPoint(b, w, int(n), float(s), m) for b, w, n, s, m in rows]
 
 

@@ -9,7 +9,7 @@ GeoEvents; ward scope is a ``wards`` argument (None = every ward) applied in SQL
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 import psycopg
@@ -17,11 +17,11 @@ from psycopg import sql
 
 from store.model import EVENT_KINDS, GeoEvent
 from store.readers import (KIND_SPANS, ROLLUP_BUCKET, ceil_bucket, event_from_row,
-                           rollup_segments)
+                           rollup_segments, ward_kind_series)
 
 EVENT_COLUMNS = ("id, ts, camera_id, kind, severity, lon, lat, ward_id, zone_id, track_id, "
                  "value, attributes, evidence_path, evidence_sha256")
-_BUCKETS = {"15min": "15 minutes", "hour": "1 hour", "day": "1 day"}
+_SERIES_BUCKETS = {"15min": ROLLUP_BUCKET, "hour": timedelta(hours=1), "day": timedelta(days=1)}
 
 
 def _scope(column: str, wards: frozenset[str] | None) -> tuple[sql.Composable, list[Any]]:
@@ -198,15 +198,15 @@ def ward_counts(conn: psycopg.Connection, since: datetime, until: datetime,
 
 def ward_series(conn: psycopg.Connection, ward_id: str, since: datetime, until: datetime,
                 bucket: str, kinds: Sequence[str] = ()) -> list[dict]:
-    """A ward's counts per time bucket and kind from the rollups."""
-    if bucket not in _BUCKETS:
-        raise ValueError(f"bucket={bucket!r}: expected one of {', '.join(_BUCKETS)}")
-    rows = conn.execute(
-        "SELECT date_bin(%s::interval, bucket, '2000-01-01'::timestamptz) AS t, kind, "
-        "sum(n)::bigint FROM heatmap_rollup WHERE ward_id = %s AND bucket >= %s AND bucket < %s "
-        "AND (cardinality(%s::text[]) = 0 OR kind = ANY(%s)) GROUP BY 1, 2 ORDER BY 1, 2",
-        (_BUCKETS[bucket], ward_id, since, until, list(kinds), list(kinds))).fetchall()
-    return [{"t": t.isoformat(), "kind": k, "n": n} for t, k, n in rows]
+    """A ward's counts per time bucket and kind, of the 15-minute rollup buckets that
+    start in [since, until) (ward_kind_span's whole buckets, 15-minute ones at the edges,
+    plus the events not yet rolled up)."""
+    if bucket not in _SERIES_BUCKETS:
+        raise ValueError(f"bucket={bucket!r}: expected one of {', '.join(_SERIES_BUCKETS)}")
+    lo, hi = (ceil_bucket(t.astimezone(timezone.utc), ROLLUP_BUCKET) for t in (since, until))
+    rows = ward_kind_series(conn, lo, hi, _SERIES_BUCKETS[bucket], [ward_id],
+                            list(kinds) or None)
+    return [{"t": t.isoformat(), "kind": k, "n": n} for t, _, k, n, _, _ in rows]
 
 
 def crowd_samples(conn: psycopg.Connection, minutes: int,

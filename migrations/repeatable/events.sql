@@ -61,6 +61,8 @@ BEGIN
     WHERE bucket + span <= date_bin('1 day', cutoff, '2000-01-01');
     DELETE FROM heatmap_kind_span
     WHERE bucket + span <= date_bin('1 day', cutoff, '2000-01-01');
+    DELETE FROM ward_kind_span
+    WHERE bucket + span <= date_bin('1 day', cutoff, '2000-01-01');
     DELETE FROM camera_heartbeats WHERE ts < cutoff;
     DELETE FROM writer_batches WHERE committed_at < least(cutoff, now() - interval '7 days');
     RETURN dropped;
@@ -68,14 +70,15 @@ END
 $fn$;
 
 -- Fold events committed since the watermark into the rollups: heatmap_rollup (15 min ×
--- ward × cell × kind), heatmap_cell_span (ward × cell at 1 h, 4 h, 1 d, 7 d) and
--- heatmap_kind_span (kind × ward × cell at 4 h, 1 d, 7 d); the spans are the ones
--- store.readers reads (CELL_SPANS, KIND_SPANS). Ids are committed in order (the writer's
--- advisory lock), so every snapshot sees a prefix of the ids and "id > watermark" never
--- skips a row. Works through the new ids in slices, one statement per slice: the slice
--- is aggregated once per 15 minutes and the wider spans are summed from that, so a large
--- backlog never builds one huge aggregate and events are read once. Returns how many
--- events were folded in.
+-- ward × cell × kind), heatmap_cell_span (ward × cell at 1 h, 4 h, 1 d, 7 d),
+-- heatmap_kind_span (kind × ward × cell at 4 h, 1 d, 7 d) and ward_kind_span (ward ×
+-- kind, no cell, at 15 min, 1 h, 1 d: the ward series); the spans are the ones
+-- store.readers reads (CELL_SPANS, KIND_SPANS, SERIES_SPANS). Ids are committed in
+-- order (the writer's advisory lock), so every snapshot sees a prefix of the ids and
+-- "id > watermark" never skips a row. Works through the new ids in slices, one statement
+-- per slice: the slice is aggregated once per 15 minutes and the wider spans are summed
+-- from that, so a large backlog never builds one huge aggregate and events are read
+-- once. Returns how many events were folded in.
 DROP FUNCTION IF EXISTS vigil_refresh_heatmap();  -- the first version took no argument
 CREATE OR REPLACE FUNCTION vigil_refresh_heatmap(slice bigint DEFAULT 250000)
 RETURNS bigint LANGUAGE plpgsql AS $fn$
@@ -135,6 +138,19 @@ BEGIN
             WHERE a.cell_id IS NOT NULL
             GROUP BY 1, 2, 3, 4, 5
             ON CONFLICT ON CONSTRAINT heatmap_kind_span_key DO UPDATE
+            SET n = r.n + excluded.n,
+                value_sum = r.value_sum + excluded.value_sum,
+                value_max = greatest(r.value_max, excluded.value_max)
+            RETURNING 1
+        ), wards AS (
+            INSERT INTO ward_kind_span AS r
+                (span, bucket, ward_id, kind, n, value_sum, value_max)
+            SELECT s.span, date_bin(s.span, a.bucket, '2000-01-01'), a.ward_id, a.kind,
+                   sum(a.n), sum(a.value_sum), max(a.value_max)
+            FROM agg a CROSS JOIN (VALUES (interval '15 minutes'), (interval '1 hour'),
+                                          (interval '1 day')) s (span)
+            GROUP BY 1, 2, 3, 4
+            ON CONFLICT ON CONSTRAINT ward_kind_span_key DO UPDATE
             SET n = r.n + excluded.n,
                 value_sum = r.value_sum + excluded.value_sum,
                 value_max = greatest(r.value_max, excluded.value_max)

@@ -261,3 +261,77 @@ def test_ward_counts_agree_with_events(spread, conn, scope, ward_ids):
             (a, b, *[None if scope is None else sorted(scope)] * 2, list(ward_ids),
              list(ward_ids))))
         assert got and got == want
+
+
+def test_ward_kind_span_equals_events(spread, conn):
+    from store.readers import SERIES_SPANS
+    refresh_rollups(conn)
+    kept = [r[0] for r in conn.execute("SELECT DISTINCT span FROM ward_kind_span ORDER BY 1")]
+    assert kept == list(SERIES_SPANS)
+    for span in SERIES_SPANS:
+        got = conn.execute(
+            "SELECT bucket, ward_id, kind, n, value_sum, value_max FROM ward_kind_span"
+            " WHERE span = %s ORDER BY 1, 2, 3", (span,)).fetchall()
+        want = conn.execute(
+            "SELECT date_bin(%s, ts, '2000-01-01') AS b, ward_id, kind, count(*),"
+            " sum(value), max(value) FROM events GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+            (span,)).fetchall()
+        assert got == want, span
+
+
+def _series_windows(now, seed):
+    """Whole periods and random windows whose edges fall inside 15-minute buckets."""
+    import random
+    rng = random.Random(seed)
+    windows = [(now - timedelta(days=30), now), (now - timedelta(days=7, hours=5), now),
+               (now - timedelta(hours=24, minutes=7), now - timedelta(hours=3, seconds=1))]
+    for _ in range(5):
+        a = now - timedelta(seconds=rng.uniform(0, 20 * 86400))
+        windows.append((a, a + timedelta(seconds=rng.uniform(600, 9 * 86400))))
+    return windows
+
+
+@pytest.mark.parametrize("bucket", [timedelta(minutes=15), timedelta(hours=1),
+                                    timedelta(hours=2), timedelta(days=1)])
+@pytest.mark.parametrize("kinds, wards", [(None, None), (["intrusion"], ["w1"]),
+                                          (["crowd_sample", "person_count"], None)])
+@pytest.mark.parametrize("rolled", [False, True])
+def test_ward_series_agrees_with_events(spread, conn, bucket, kinds, wards, rolled):
+    """From the span rollups (and the tail not yet rolled up) as from events: buckets
+    from the one holding ``start`` to the 15-minute bucket holding ``end``."""
+    sent, now = spread
+    if rolled:
+        refresh_rollups(conn)
+    for a, b in _series_windows(now, 13):
+        got = [(p.bucket, p.ward_id, p.n, p.value_sum, p.value_max)
+               for p in ward_series(conn, a, b, bucket=bucket, ward_ids=wards, kinds=kinds)]
+        want = conn.execute(
+            "SELECT date_bin(%(b)s, ts, '2000-01-01'), ward_id, count(*), sum(value),"
+            " max(value) FROM events WHERE ts >= date_bin(%(b)s, %(lo)s, '2000-01-01')"
+            " AND ts < date_bin('15 minutes', %(hi)s - interval '1 microsecond',"
+            " '2000-01-01') + interval '15 minutes'"
+            " AND (%(k)s::text[] IS NULL OR kind = ANY(%(k)s))"
+            " AND (%(w)s::text[] IS NULL OR ward_id = ANY(%(w)s))"
+            " GROUP BY 1, 2 ORDER BY 2, 1",
+            {"b": bucket, "lo": a, "hi": b, "k": kinds, "w": wards}).fetchall()
+        assert got and got == want, (a, b)
+
+
+@pytest.mark.parametrize("bucket", ["15min", "hour", "day"])
+@pytest.mark.parametrize("kinds", [(), ("intrusion", "crowd_sample")])
+def test_api_ward_series_agrees_with_events(spread, conn, bucket, kinds):
+    """What GET /api/v1/wards/{id}/series returns: 15-minute rollup buckets that start
+    in [since, until), per bucket and kind, one ward."""
+    from store.webqueries import ward_series as api_series
+    sent, now = spread
+    refresh_rollups(conn)
+    step = {"15min": "15 minutes", "hour": "1 hour", "day": "1 day"}[bucket]
+    for a, b in _series_windows(now, 17):
+        got = [(s["t"], s["kind"], s["n"]) for s in api_series(conn, "w2", a, b, bucket, kinds)]
+        want = [(t.isoformat(), k, n) for t, k, n in conn.execute(
+            "SELECT date_bin(%(s)s::interval, ts, '2000-01-01'), kind, count(*) FROM events"
+            " WHERE ward_id = 'w2' AND date_bin('15 minutes', ts, '2000-01-01') >= %(a)s"
+            " AND date_bin('15 minutes', ts, '2000-01-01') < %(b)s"
+            " AND (cardinality(%(k)s::text[]) = 0 OR kind = ANY(%(k)s))"
+            " GROUP BY 1, 2 ORDER BY 1, 2", {"s": step, "a": a, "b": b, "k": list(kinds)})]
+        assert got and got == want, (a, b)

@@ -166,6 +166,10 @@ def test_heatmaps_series_and_counts(seeded: Flask, conn, login) -> None:
                               (WARD_B, "fight", 7), (WARD_A, "person_count", 40)):
             conn.execute("INSERT INTO heatmap_rollup (bucket, ward_id, cell_id, kind, n) "
                          "VALUES (%s, %s, %s, %s, %s)", (bucket, ward, cell, kind, n))
+            for span in ("15 minutes", "1 hour", "1 day"):   # the ward series' rollup
+                conn.execute("INSERT INTO ward_kind_span (span, bucket, ward_id, kind, n) "
+                             "VALUES (%s, date_bin(%s, %s, '2000-01-01'), %s, %s, %s)",
+                             (span, span, bucket, ward, kind, n))
     insert_event(conn, "cam-a", "crowd_sample", WARD_A, value=0.4)
     latest = insert_event(conn, "cam-a", "crowd_sample", WARD_A, value=0.9)
     client = seeded.test_client()
