@@ -58,7 +58,8 @@ def maintain(conn: psycopg.Connection, settings: Settings, housekeeping: bool = 
             made = ensure_partitions(conn, ahead_days=settings.partitions_ahead_days)
         dropped = apply_retention(conn, settings.retention_days)
         if conn.autocommit:  # keeps the rollups' index-only scans index-only
-            for table in ("heatmap_rollup", "heatmap_cell_span", "heatmap_kind_span"):
+            for table in ("heatmap_rollup", "heatmap_cell_span", "heatmap_kind_span",
+                          "ward_kind_span"):
                 conn.execute(f"VACUUM (SKIP_LOCKED) {table}")
         if made or dropped:
             log.info("event partitions made: %d; chunks/partitions dropped: %d", made, dropped)
