@@ -2,6 +2,8 @@
 
 from store.db import connect
 from store.maintenance import maintain
+
+
 def test_housekeeping_vacuums_every_rollup(db_url, settings):
     with connect(db_url) as conn:
         conn.autocommit = True
