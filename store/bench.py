@@ -31,7 +31,7 @@ from gis.grid import cell_ids
 from store.copy_events import COPY_COLUMNS, COPY_SQL, HEADER, TRAILER, TextCache, encode_batch
 from store.db import connect, open_database, with_dbname
 from store.maintenance import refresh_rollups
-from store.migrate import ensure_partitions, upgrade
+from store.migrate import ensure_partitions, fresh_database, upgrade
 from store.model import GeoEvent
 from store.readers import heatmap_cells
 from store.webqueries import ward_series
@@ -70,16 +70,6 @@ def _positions(cams: list[Camera], rng: random.Random) -> list[tuple]:
 
 def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.array(values), q))
-
-
-def _fresh_db(admin_url: str) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(BENCH_DB)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
-    url = with_dbname(admin_url, BENCH_DB)
-    upgrade(url)
-    return url
 
 
 def bench_writer(url: str, settings: Settings, positions: list[tuple], n: int,
@@ -295,7 +285,7 @@ def run_bench(settings: Settings, n_events: int, writer_events: int, cameras: in
                 heat = bench_heatmap(conn, _bench_end(conn), days, queries, wards, echo)
                 series = bench_series(conn, _bench_end(conn), days, queries, wards, echo)
             return {"heatmap_ms": heat, "series_ms": series}
-        url = _fresh_db(admin_url)
+        url = fresh_database(admin_url, BENCH_DB)
         with connect(url) as conn:
             upsert_cameras(conn, cams, tag=False)
             layout = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_extension"

@@ -20,8 +20,9 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
-from store.db import connect
+from store.db import connect, with_dbname
 from store.model import EVENT_KINDS
 from store.settings import REPO_ROOT
 
@@ -107,6 +108,24 @@ def timescaledb_available(conn: psycopg.Connection) -> bool:
 def _applied(conn: psycopg.Connection) -> dict[str, tuple[str, str, datetime]]:
     rows = conn.execute("SELECT version, name, checksum, applied_at FROM schema_migrations")
     return {v: (n, c, t) for v, n, c, t in rows}
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    """Drop database ``name`` if it exists, create it empty, migrate it; its URL (for
+    benchmarks: the data of a previous run is gone)."""
+    drop_database(admin_url, name)
+    with connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_dbname(admin_url, name)
+    upgrade(url)
+    return url
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop database ``name`` (if it exists), closing its connections."""
+    with connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(name)))
 
 
 def upgrade(url: str, directory: Path = MIGRATIONS_DIR, use_timescaledb: bool = True,

@@ -20,7 +20,6 @@ import multiprocessing as mp
 import logging
 import os
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,10 +28,9 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg import sql
 
-from store.db import connect, open_database, with_dbname
-from store.migrate import upgrade
+from store.db import connect, open_database
+from store.migrate import drop_database, fresh_database
 from store.settings import Settings
 from store.writer import ID_LOCK_KEY, NOTIFY_CHANNEL
 
@@ -86,24 +84,6 @@ class WebBenchResult:
                          f"p99 {p99:.1f}  max {lat.max():.1f}")
             lines.append(f"  goal p99 ≤ 250 ms: {'met' if p99 <= 250 else 'NOT met'}")
         return lines
-
-
-def _fresh_database(url: str) -> str:
-    name = f"vigil_bench_web_{os.getpid()}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    bench_url = with_dbname(url, name)
-    upgrade(bench_url)
-    return bench_url
-
-
-def _drop_database(url: str, bench_url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(bench_url)["dbname"]
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(name)))
 
 
 def _seed(conn: psycopg.Connection) -> list[tuple[str, str, float, float]]:
@@ -262,8 +242,9 @@ def run_web_bench(settings: Settings, *, clients: int = 50, rate: int = 200,
                             async_mode=async_mode)
     token = secrets.token_urlsafe(16)
     spawn = mp.get_context("spawn")
+    bench_name = f"vigil_bench_web_{os.getpid()}"
     with open_database(settings) as url:
-        bench_url = _fresh_database(url)
+        bench_url = fresh_database(url, bench_name)
         server = None
         procs: list[Any] = []
         try:
@@ -315,5 +296,5 @@ def run_web_bench(settings: Settings, *, clients: int = 50, rate: int = 200,
                     proc.kill()
             if server is not None:
                 server.stop()
-            _drop_database(url, bench_url)
+            drop_database(url, bench_name)
     return result

@@ -22,7 +22,7 @@ from flask_babel import Domain
 from store import incidents as inc
 from store import watchlist as wl
 from webapp import watchlist_enrol as enrolment
-from webapp.access import Principal, allow, audit, event_for, require
+from webapp.access import Principal, allow, audit, require
 from webapp.db import get_db
 from webapp.i18n import LOCALES
 from webapp.views import page_config
@@ -95,7 +95,7 @@ def _event_search(principal: Principal) -> dict[str, object]:
     """Events by kind, ward, zone, camera and time within the user's scope (the events
     API's filters), newest first, personal data as the principal may see it; audited."""
     from store import webqueries as q
-    from webapp.api.events import EXPORT_MAX_ROWS, event_filter
+    from webapp.api.events import EXPORT_MAX_ROWS, event_docs, event_filter
     from webapp.errors import ApiError
 
     args = {k: request.args[k] for k in EVENT_FILTERS if request.args.get(k)}
@@ -105,13 +105,7 @@ def _event_search(principal: Principal) -> dict[str, object]:
         return {"event_error": exc.message, "event_args": args}
     rows = q.event_page(get_db(), f)
     audit("events.search", None, detail={"filters": args, "rows": len(rows)})
-    docs = []
-    for event, state in rows:
-        doc = event_for(principal, event.to_json())
-        doc["alert"] = state
-        doc["thumb"] = url_for("api.event_evidence", event_id=event.id) \
-            if event.evidence is not None and principal.can("evidence") else None
-        docs.append(doc)
+    docs = event_docs(principal, rows, evidence_links=True)
     return {"events": docs, "event_args": args, "event_rows_max": EVENT_SEARCH_ROWS,
             "export_max": current_app.config.get("EXPORT_MAX_ROWS", EXPORT_MAX_ROWS)}
 

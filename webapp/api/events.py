@@ -36,15 +36,26 @@ EXPORT_COLUMNS = ("event_id", "ts", "kind", "severity", "alert_status", "camera_
                   "person_id", "evidence_url", "attributes")
 
 
-def page_json(rows: list[tuple[GeoEvent, dict | None]], limit: int) -> dict[str, Any]:
-    """A page of events as the API sends it to the current principal (personal
-    attributes removed for those without ``evidence``); ``next_before`` is the cursor."""
-    principal = current_principal()
-    events = []
+def event_docs(principal: Principal, rows: list[tuple[GeoEvent, dict | None]], *,
+               evidence_links: bool = False) -> list[dict[str, Any]]:
+    """Events with their alert state as ``principal`` may see them (personal attributes
+    removed without ``evidence``); ``evidence_links`` adds ``evidence_url`` (None where
+    there is no evidence or the principal may not see it)."""
+    docs = []
     for event, state in rows:
         doc = event_for(principal, event.to_json())
         doc["alert"] = state
-        events.append(doc)
+        if evidence_links:
+            doc["evidence_url"] = url_for("api.event_evidence", event_id=event.id) \
+                if event.evidence is not None and principal.can("evidence") else None
+        docs.append(doc)
+    return docs
+
+
+def page_json(rows: list[tuple[GeoEvent, dict | None]], limit: int) -> dict[str, Any]:
+    """A page of events as the API sends it to the current principal (personal
+    attributes removed for those without ``evidence``); ``next_before`` is the cursor."""
+    events = event_docs(current_principal(), rows)
     next_before = rows[-1][0].id if len(rows) == limit and rows else None
     return {"events": events, "next_before": next_before}
 
@@ -105,13 +116,7 @@ def events_export() -> Response:
                             "ward, zone, kind or camera", max_rows=cap)
     audit("events.export", f"events.{fmt}",
           detail={"format": fmt, "filters": filters, "rows": len(rows)})
-    docs = []
-    for event, state in rows:
-        doc = event_for(principal, event.to_json())
-        doc["alert"] = state
-        doc["evidence_url"] = url_for("api.event_evidence", event_id=event.id) \
-            if event.evidence is not None and principal.can("evidence") else None
-        docs.append(doc)
+    docs = event_docs(principal, rows, evidence_links=True)
     now = datetime.now(timezone.utc)
     name = f"events-{now:%Y%m%dT%H%M%SZ}.{fmt}"
     if fmt == "json":
