@@ -3,16 +3,18 @@
 // ``LayerControl`` is a small on-map box of checkboxes (built from DOM nodes, never from
 // HTML strings, so it works under the strict content security policy). ``ViolationLayers``
 // draws each traffic violation and left-object kind as its own layer, fed from the events
-// API with the page's filters. ``IncidentLayer`` draws merged incidents (alerts from
-// several cameras, store/incidents.py) as one pin with a count badge; its popup lists the
-// member events and, for those who act on alerts, marks the incident true or false alarm.
+// API with the page's filters; a kind's events within a few metres (a junction's stop
+// line) are one dot with their count, whose list picks one. ``IncidentLayer`` draws
+// merged incidents (alerts from several cameras, store/incidents.py) as one pin with a
+// count badge; its popup lists the member events and, for those who act on alerts, marks
+// the incident true or false alarm.
 // Incidents at one place are one pin whose list picks an incident (PinStacks, map.js).
 
 import {
   config, t, el, kindLabel, formatDateTime, apiGet, apiPost, rowsOf, notify,
   SEVERITY_NAMES, SEVERITY_COLOURS,
 } from "./core.js";
-import { PinStacks } from "./map.js";
+import { PinStacks, openPickList } from "./map.js";
 
 const L = window.L;
 
@@ -70,23 +72,53 @@ export class LayerControl {
   }
 }
 
-/** Each violation kind as its own layer of circle markers (SVG: one node per event). */
+/** Violations closer than this (metres) to the first of a group join that group. */
+export const GROUP_METRES = 15;
+const M_PER_DEG = 111320;
+
+function cellOf(lat, lon) {
+  const x = Math.floor((lon * M_PER_DEG * Math.cos((lat * Math.PI) / 180)) / GROUP_METRES);
+  return [x, Math.floor((lat * M_PER_DEG) / GROUP_METRES)];
+}
+
+function metresApart(a, b) {
+  const kx = M_PER_DEG * Math.cos((a.lat * Math.PI) / 180);
+  return Math.hypot((b.lon - a.lon) * kx, (b.lat - a.lat) * M_PER_DEG);
+}
+
+/** A group's dot radius (px): 6 for one event, growing with the log of the count, capped. */
+export function groupRadius(n) {
+  return n < 2 ? 6 : Math.min(15, 6 + 2.5 * Math.log2(n));
+}
+
+const newestFirst = (a, b) => (Date.parse(b.ts) - Date.parse(a.ts)) || (b.id - a.id);
+
+/**
+ * Each violation kind as its own layer. A camera's violations pile up at one stop line,
+ * so per kind, events within GROUP_METRES of a group's first event are ONE dot (SVG path)
+ * whose radius grows with the count, shown on it (a label marker, not interactive); a
+ * click on a group opens a list, newest first, to pick one (``openPickList``, map.js), a
+ * click on a single event selects it. Counts in the layer control stay per event.
+ */
 export class ViolationLayers {
   constructor(map, control, options = {}) {
     this.map = map;
     map.createPane("violations").style.zIndex = 430;
+    map.createPane("violation-counts").style.zIndex = 431;
     this.renderer = L.svg({ pane: "violations", padding: 0.3 });
     this.pageSize = options.pageSize || 1000;
     this.maxPages = options.maxPages || 3;
     this.cameraName = options.cameraName || ((id) => id);
     this.onSelect = options.onSelect || null;
     this.layers = new Map();
+    this.cells = new Map();         // kind -> Map "x,y" -> groups whose first event is there
     this.ids = new Set();
     this.counts = new Map();
     this.control = control;
     for (const kind of VIOLATION_KINDS) {
       const group = L.layerGroup().addTo(map);
       this.layers.set(kind, group);
+      this.cells.set(kind, new Map());
       this.counts.set(kind, 0);
       control.addRow(kind, kindLabel(kind), "vk-" + kind, true,
         (on) => this.setVisible(kind, on));
@@ -123,35 +155,134 @@ export class ViolationLayers {
       }
     }
     this.clear();
-    for (const ev of rows) this.add(ev, false);
+    const placed = new Set();
+    for (const ev of rows) {
+      const group = this.place(ev);
+      if (group) placed.add(group);
+    }
+    for (const group of placed) this.draw(group);       // one marker per group, once
     this.publish();
   }
 
   clear() {
     for (const group of this.layers.values()) group.clearLayers();
+    for (const cells of this.cells.values()) cells.clear();
     this.ids.clear();
     for (const kind of VIOLATION_KINDS) this.counts.set(kind, 0);
   }
 
-  /** Draw one event of a violation kind (others are ignored); ``live`` ones update counts. */
+  /** Draw one event of a violation kind (others are ignored): it joins its group. */
   add(ev, live = true) {
-    const group = this.layers.get(ev.kind);
-    if (!group || this.ids.has(ev.id) || !Number.isFinite(ev.lat)) return;
-    this.ids.add(ev.id);
-    const colour = VIOLATION_COLOURS[ev.kind];
-    const marker = L.circleMarker([ev.lat, ev.lon], {
-      renderer: this.renderer, radius: 6, weight: 2, color: "#0b1220", fillColor: colour,
-      fillOpacity: 0.9, className: "vigil-violation vk-" + ev.kind,
-    });
-    const tip = el("span");
-    tip.appendChild(el("strong", null, kindLabel(ev.kind)));
-    tip.appendChild(el("span", null, " · " + formatDateTime(ev.ts) + " · "
-      + this.cameraName(ev.camera_id)));
-    marker.bindTooltip(tip, { className: "vigil-tip", direction: "top" });
-    if (this.onSelect) marker.on("click", () => this.onSelect(ev));
-    marker.addTo(group);
-    this.counts.set(ev.kind, this.counts.get(ev.kind) + 1);
+    const group = this.place(ev);
+    if (!group) return;
+    this.draw(group);
     if (live) this.publish();
+  }
+
+  /** Put ``ev`` in its group (a new one if none is near); the group, or null if skipped. */
+  place(ev) {
+    const cells = this.cells.get(ev.kind);
+    if (!cells || this.ids.has(ev.id) || !Number.isFinite(ev.lat)
+        || !Number.isFinite(ev.lon)) return null;
+    this.ids.add(ev.id);
+    this.counts.set(ev.kind, this.counts.get(ev.kind) + 1);
+    const [x, y] = cellOf(ev.lat, ev.lon);
+    for (let dx = -1; dx <= 1; dx += 1) {
+      for (let dy = -1; dy <= 1; dy += 1) {
+        for (const group of cells.get(`${x + dx},${y + dy}`) || []) {
+          if (metresApart(group, ev) <= GROUP_METRES) {
+            group.events.push(ev);
+            return group;
+          }
+        }
+      }
+    }
+    const group = { kind: ev.kind, lat: ev.lat, lon: ev.lon, events: [ev], marker: null,
+      label: null, count: null };
+    const key = `${x},${y}`;
+    if (!cells.has(key)) cells.set(key, []);
+    cells.get(key).push(group);
+    return group;
+  }
+
+  /** Create or update the group's dot (and its count label from two events on). */
+  draw(group) {
+    const n = group.events.length;
+    const layer = this.layers.get(group.kind);
+    if (!group.marker) {
+      group.marker = L.circleMarker([group.lat, group.lon], {
+        renderer: this.renderer, radius: groupRadius(n), weight: 2, color: "#0b1220",
+        fillColor: VIOLATION_COLOURS[group.kind], fillOpacity: 0.9,
+        className: "vigil-violation vk-" + group.kind,
+      });
+      // built when shown: a live event changes it, and most are never hovered
+      group.marker.bindTooltip(() => this.tip(group), { className: "vigil-tip",
+        direction: "top" });
+      group.marker.on("click", () => this.clicked(group));
+      group.marker.on("add", () => this.mark(group));
+      group.marker.addTo(layer);
+    } else {
+      group.marker.setRadius(groupRadius(n));
+      if (group.marker.isTooltipOpen()) group.marker.setTooltipContent(() => this.tip(group));
+    }
+    this.mark(group);
+    if (n >= 2) {
+      if (!group.label) {
+        group.count = el("span", "vigil-violation-count");
+        group.count.dataset.kind = group.kind;
+        group.label = L.marker([group.lat, group.lon], {
+          pane: "violation-counts", interactive: false, keyboard: false,
+          icon: L.divIcon({ html: group.count, className: "vigil-violation-count-icon",
+            iconSize: [32, 16] }),
+        }).addTo(layer);
+      }
+      group.count.dataset.n = String(n);
+      group.count.textContent = n > 999 ? "999+" : String(n);
+    }
+  }
+
+  /** The count on the group's SVG path (a new path each time its layer is shown). */
+  mark(group) {
+    const path = group.marker.getElement();
+    if (path) path.dataset.n = String(group.events.length);
+  }
+
+  /** "12 · Vượt đèn đỏ · camera" for a group; kind · time · camera for one event. */
+  tip(group) {
+    const events = group.events;
+    const tip = el("span");
+    if (events.length === 1) {
+      tip.appendChild(el("strong", null, kindLabel(group.kind)));
+      tip.appendChild(el("span", null, " · " + formatDateTime(events[0].ts) + " · "
+        + this.cameraName(events[0].camera_id)));
+      return tip;
+    }
+    const cameras = [...new Set(events.map((ev) => ev.camera_id))];
+    const where = cameras.slice(0, 2).map((id) => this.cameraName(id)).join(", ")
+      + (cameras.length > 2 ? ` +${cameras.length - 2}` : "");
+    tip.appendChild(el("strong", null, `${events.length} · ${kindLabel(group.kind)}`));
+    tip.appendChild(el("span", null, " · " + where));
+    return tip;
+  }
+
+  /** One event: select it; a group: the list of its events, newest first, to pick one. */
+  clicked(group) {
+    if (group.events.length === 1) {
+      if (this.onSelect) this.onSelect(group.events[0]);
+      return;
+    }
+    const events = [...group.events].sort(newestFirst);
+    const radius = groupRadius(events.length);
+    openPickList(this.map, [group.lat, group.lon], kindLabel(group.kind), events.map((ev) => ({
+      uid: "violation:" + ev.id,
+      describe: (li) => {
+        li.dataset.eventId = String(ev.id);
+        li.style.setProperty("--pin-colour", VIOLATION_COLOURS[ev.kind]);
+        li.appendChild(el("time", null, formatDateTime(ev.ts)));
+        li.appendChild(el("span", null, this.cameraName(ev.camera_id)));
+      },
+      pick: this.onSelect ? () => { this.onSelect(ev); return false; } : null,
+    })), { offset: [0, -radius] });
   }
 
   publish() {

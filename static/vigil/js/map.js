@@ -384,33 +384,43 @@ export class PinStacks {
   openList(uid) {
     const items = this.members(uid);
     if (!items.length) return;
-    const box = el("div", "vigil-stack-list");
     const title = items.every((i) => i.incident) ? t("Incidents") : t("Alerts");
-    box.appendChild(el("strong", null, `${title} · ${items.length}`));
-    const list = el("ol");
-    for (const item of items) {
-      const li = el("li");
-      li.dataset.uid = item.uid;
-      item.describe(li);
-      if (item.pick) {
-        li.classList.add("clickable");
-        li.tabIndex = 0;
-        const pick = (e) => {
-          // the entry may be replaced by what is picked: Leaflet, no longer finding it
-          // inside the popup, would take the click for one on the map and close the popup
-          e.stopPropagation();
-          if (!item.pick(this.popup) && this.popup) this.map.closePopup(this.popup);
-        };
-        li.addEventListener("click", pick);
-        li.addEventListener("keydown", (e) => { if (e.key === "Enter") pick(e); });
-      }
-      list.appendChild(li);
-    }
-    box.appendChild(list);
-    this.popup = L.popup({ className: "vigil-stack-popup", maxWidth: 340, minWidth: 220,
-      offset: [0, -6] })
-      .setLatLng([items[0].lat, items[0].lon]).setContent(box).openOn(this.map);
+    this.popup = openPickList(this.map, [items[0].lat, items[0].lon], title, items);
   }
+}
+
+/**
+ * A popup at ``latlng`` listing ``items`` (in the order given) under "title · count", to
+ * pick one: each item is ``{uid, describe(li), pick(popup)}`` as in PinStacks; ``pick``,
+ * if any, makes its entry clickable and returns true to keep the popup open. Built from
+ * DOM nodes (strict CSP). Returns the popup. Shared by PinStacks and ViolationLayers.
+ */
+export function openPickList(map, latlng, title, items, options = {}) {
+  const box = el("div", "vigil-stack-list");
+  box.appendChild(el("strong", null, `${title} · ${items.length}`));
+  const popup = L.popup({ className: "vigil-stack-popup", maxWidth: 340, minWidth: 220,
+    offset: options.offset || [0, -6] });
+  const list = el("ol");
+  for (const item of items) {
+    const li = el("li");
+    if (item.uid) li.dataset.uid = item.uid;
+    item.describe(li);
+    if (item.pick) {
+      li.classList.add("clickable");
+      li.tabIndex = 0;
+      const pick = (e) => {
+        // the entry may be replaced by what is picked: Leaflet, no longer finding it
+        // inside the popup, would take the click for one on the map and close the popup
+        e.stopPropagation();
+        if (!item.pick(popup)) map.closePopup(popup);
+      };
+      li.addEventListener("click", pick);
+      li.addEventListener("keydown", (e) => { if (e.key === "Enter") pick(e); });
+    }
+    list.appendChild(li);
+  }
+  box.appendChild(list);
+  return popup.setLatLng(latlng).setContent(box).openOn(map);
 }
 
 /**
