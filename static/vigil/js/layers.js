@@ -14,7 +14,7 @@ import {
   config, t, el, kindLabel, formatDateTime, apiGet, apiPost, rowsOf, notify,
   SEVERITY_NAMES, SEVERITY_COLOURS,
 } from "./core.js";
-import { PinStacks, openPickList } from "./map.js";
+import { PinStacks, openPickList } from "./pins.js";
 
 const L = window.L;
 
