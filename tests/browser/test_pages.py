@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -80,7 +81,11 @@ def test_planner_draws_heatmap_charts_and_coverage(open_page, site):
     report = page.request.get(site.url + href)        # the folium report, as a download
     assert report.status == 200, report.text()[:500]
     assert "attachment" in report.headers["content-disposition"]
-    assert "leaflet" in report.text().lower() and "cdn.jsdelivr" not in report.text()
+    assert "leaflet" in report.text().lower()
+    # everything the report loads is inside it: no script or stylesheet from elsewhere
+    found = re.findall(r"""<(?:script|img|iframe)\b[^>]*\bsrc\s*=\s*\\?["']?(?:https?:)?//"""
+                       r"""|<link\b[^>]*\bhref\s*=\s*\\?["']?(?:https?:)?//""", report.text())
+    assert not found, found
     screenshot(page, "planner")
     site.check_clean()
 
