@@ -254,6 +254,21 @@ def open_page(browser: Any, site: Site) -> Iterator[Callable[..., Any]]:
         context.close()
 
 
+def sign_in_form(context: Any, url: str, username: str, password: str
+                 ) -> tuple[Any, list[str]]:
+    """A new page of ``context`` signed in through ``/login`` as a human would, and the
+    list its console errors are collected in."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page, errors
+
+
 def wait_until(page: Any, expression: str, timeout_s: float = 5.0) -> None:
     """Poll a JS expression until truthy (``wait_for_function`` needs eval, which the CSP
     of the pages forbids)."""

@@ -8,7 +8,7 @@ import pytest
 
 from store import watchlist as wl
 from store.users import add_user
-from tests.browser.conftest import screenshot, site  # noqa: F401  (fixture)
+from tests.browser.conftest import screenshot, sign_in_form, site  # noqa: F401  (fixture)
 from webapp.auth.passwords import hash_password
 
 pytestmark = pytest.mark.browser
@@ -19,15 +19,8 @@ PASSWORD = "Quan-tri-vien-2026!"
 def test_admin_enrols_a_person_in_the_browser(browser, site, face_samples):  # noqa: F811
     add_user(site.conn, "quan.tri", "admin", None, hash_password(PASSWORD))
     context = browser.new_context(locale="vi-VN")
-    errors: list[str] = []
     try:
-        page = context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"{site.url}/login")
-        page.fill("input[name=username]", "quan.tri")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        page, errors = sign_in_form(context, site.url, "quan.tri", PASSWORD)
         page.goto(f"{site.url}/recognition?lang=vi")
         form = page.locator("#enrol-form")
         form.locator("input[name=name]").fill("Diêu Minh")

@@ -8,7 +8,8 @@ import pytest
 
 from store.alerts import apply_action
 from store.users import add_user
-from tests.browser.conftest import open_page, screenshot, site, wait_until  # noqa: F401
+from tests.browser.conftest import (open_page, screenshot, sign_in_form,  # noqa: F401
+                                    site, wait_until)
 from webapp.auth.passwords import hash_password
 
 pytestmark = pytest.mark.browser
@@ -64,14 +65,7 @@ def test_admin_page_renders_payloads_as_text(browser, site):
     add_user(site.conn, "quan.tri", "admin", None, hash_password(ADMIN_PASSWORD))
     context = browser.new_context()
     try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"{site.url}/login")
-        page.fill("input[name=username]", "quan.tri")
-        page.fill("input[name=password]", ADMIN_PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        page, errors = sign_in_form(context, site.url, "quan.tri", ADMIN_PASSWORD)
         csrf = page.request.get(f"{site.url}/api/v1/session").json()["csrf_token"]
         changed = page.request.patch(f"{site.url}/api/v1/admin/cameras/cam-02",
                                      data={"name": NAME_4}, headers={"X-CSRF-Token": csrf})

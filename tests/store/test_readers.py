@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -213,18 +214,24 @@ def test_span_rollups_equal_events(spread, conn):
             assert got == want, (table, span)
 
 
+def _windows(now, seed, count, longest_days, *extra):
+    """The last 30 days, 7 days and 5 hours, ``extra``, and ``count`` random windows of
+    10 minutes to ``longest_days`` whose edges fall inside 15-minute buckets."""
+    rng = random.Random(seed)
+    windows = [(now - timedelta(days=30), now), (now - timedelta(days=7, hours=5), now),
+               *extra]
+    for _ in range(count):
+        a = now - timedelta(seconds=rng.uniform(0, 20 * 86400))
+        windows.append((a, a + timedelta(seconds=rng.uniform(600, longest_days * 86400))))
+    return windows
+
+
 @pytest.mark.parametrize("kinds, wards", [(None, None), (["intrusion"], None),
                                           (None, ["w2"]), (["crowd_sample"], ["w1"]),
                                           (["intrusion", "person_count"], ["w1", "w2"])])
 def test_heatmap_levels_agree_with_events(spread, conn, kinds, wards):
-    import random
     sent, now = spread
-    rng = random.Random(7)
-    windows = [(now - timedelta(days=30), now), (now - timedelta(days=7, hours=5), now)]
-    for _ in range(10):
-        a = now - timedelta(seconds=rng.uniform(0, 20 * 86400))
-        windows.append((a, a + timedelta(seconds=rng.uniform(600, 12 * 86400))))
-    for a, b in windows:
+    for a, b in _windows(now, 7, 10, 12):
         got = {c.cell_id: (c.n, c.value_sum, c.value_max)
                for c in heatmap_cells(conn, a, b, kinds=kinds, ward_ids=wards)}
         want = {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
@@ -240,16 +247,10 @@ def test_heatmap_levels_agree_with_events(spread, conn, kinds, wards):
 
 @pytest.mark.parametrize("scope, ward_ids", [(None, ()), (frozenset({"w1", "w2"}), ("w2",))])
 def test_ward_counts_agree_with_events(spread, conn, scope, ward_ids):
-    import random
     from store.webqueries import ward_counts
     sent, now = spread
     refresh_rollups(conn)
-    rng = random.Random(9)
-    windows = [(now - timedelta(days=30), now), (now - timedelta(days=7, hours=5), now)]
-    for _ in range(6):
-        a = now - timedelta(seconds=rng.uniform(0, 20 * 86400))
-        windows.append((a, a + timedelta(seconds=rng.uniform(600, 12 * 86400))))
-    for a, b in windows:
+    for a, b in _windows(now, 9, 6, 12):
         got = {(c["ward_id"], c["kind"]): c["n"]
                for c in ward_counts(conn, a, b, scope, ward_ids)}
         want = dict(((w, k), n) for w, k, n in conn.execute(
@@ -280,15 +281,10 @@ def test_ward_kind_span_equals_events(spread, conn):
 
 
 def _series_windows(now, seed):
-    """Whole periods and random windows whose edges fall inside 15-minute buckets."""
-    import random
-    rng = random.Random(seed)
-    windows = [(now - timedelta(days=30), now), (now - timedelta(days=7, hours=5), now),
-               (now - timedelta(hours=24, minutes=7), now - timedelta(hours=3, seconds=1))]
-    for _ in range(5):
-        a = now - timedelta(seconds=rng.uniform(0, 20 * 86400))
-        windows.append((a, a + timedelta(seconds=rng.uniform(600, 9 * 86400))))
-    return windows
+    """The ward series' windows: those of :func:`_windows` and one of 21 hours whose
+    edges fall inside 15-minute buckets."""
+    return _windows(now, seed, 5, 9, (now - timedelta(hours=24, minutes=7),
+                                      now - timedelta(hours=3, seconds=1)))
 
 
 @pytest.mark.parametrize("bucket", [timedelta(minutes=15), timedelta(hours=1),
