@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable
 
 import psycopg
@@ -49,9 +49,11 @@ class Batch:
 class BatchStore:
     """Writes batches over one (re)opened connection; ``reject`` hears of bad events."""
 
-    def __init__(self, url: str, reject: Callable[[GeoEvent, InvalidEvent], None]) -> None:
+    def __init__(self, url: str, reject: Callable[[GeoEvent, InvalidEvent], None],
+                 retention: timedelta | None = None) -> None:
         self.url = url
         self.reject = reject
+        self.retention = retention  # events older than this are refused, not stored
         self.last_id = 0  # the highest id of the last committed batch
         self._conn: psycopg.Connection | None = None
         self._cameras: frozenset[str] = frozenset()
@@ -76,7 +78,7 @@ class BatchStore:
                          batch.batch_id)
                 return 0
         self._refresh(conn, batch.events)
-        encoded = encode_batch(batch.events, self._cameras, self._tag, self._texts)
+        encoded = self._encode(batch.events)
         for event, reason in encoded.rejected:
             self.reject(event, reason)
         if not encoded.events:
@@ -169,6 +171,10 @@ class BatchStore:
         conn.commit()
         self._days.update(range(min(missing), max(missing) + 1))
 
+    def _encode(self, events: list[GeoEvent]):
+        return encode_batch(events, self._cameras, self._tag, self._texts,
+                            datetime.now(timezone.utc), self.retention)
+
     # -- inside the batch's transaction ------------------------------------------------
 
     @staticmethod
@@ -216,6 +222,6 @@ class BatchStore:
         half = len(events) // 2
         stored = []
         for part in (events[:half], events[half:]):
-            enc = encode_batch(part, self._cameras, self._tag, self._texts)
+            enc = self._encode(part)
             stored += self._bisect(cur, enc.events, enc.payload)
         return stored

@@ -15,7 +15,7 @@ import logging
 import math
 import struct
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from operator import attrgetter
 from typing import Any, Callable, Sequence
 
@@ -96,11 +96,11 @@ def _jsonb(attrs: Any) -> bytes:
     return struct.pack(">i", len(raw) + 1) + b"\x01" + raw
 
 
-def _reason(event: GeoEvent, cameras: frozenset[str] | set[str], now: datetime
-            ) -> InvalidEvent:
+def _reason(event: GeoEvent, cameras: frozenset[str] | set[str], now: datetime,
+            retention: timedelta | None = None) -> InvalidEvent:
     """The first thing wrong with an event the fast check flagged."""
     try:
-        event.check(now)
+        event.check(now, retention)
     except InvalidEvent as exc:
         return exc
     except Exception as exc:  # noqa: BLE001 - a malformed field of any kind
@@ -121,7 +121,8 @@ def _reason(event: GeoEvent, cameras: frozenset[str] | set[str], now: datetime
     return InvalidEvent("event", repr(event)[:200], "rejected")
 
 
-def _fast_mask(batch: Sequence[GeoEvent], cameras, now_s: float) -> tuple[np.ndarray, ...]:
+def _fast_mask(batch: Sequence[GeoEvent], cameras, now_s: float,
+               oldest_s: float = -np.inf) -> tuple[np.ndarray, ...]:
     """(ok mask, lon, lat, unix seconds) for a batch, in numpy.
 
     Attributes are read with ``map(attrgetter)`` and kinds/cameras checked as whole sets:
@@ -142,18 +143,22 @@ def _fast_mask(batch: Sequence[GeoEvent], cameras, now_s: float) -> tuple[np.nda
     ts = np.fromiter(map(datetime.timestamp, stamps), np.float64, n)
     with np.errstate(invalid="ignore"):
         ok &= np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) \
-            & (np.abs(lat) <= 90) & (ts <= now_s + MAX_FUTURE_SKEW.total_seconds())
+            & (np.abs(lat) <= 90) & (ts <= now_s + MAX_FUTURE_SKEW.total_seconds()) \
+            & (ts >= oldest_s)
     return ok, lon, lat, ts
 
 
 def encode_batch(batch: Sequence[GeoEvent], cameras: frozenset[str] | set[str],
                  tag: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None,
-                 texts: TextCache, now: datetime | None = None) -> EncodedBatch:
-    """Validate, tag and encode ``batch`` (see the module docstring)."""
+                 texts: TextCache, now: datetime | None = None,
+                 retention: timedelta | None = None) -> EncodedBatch:
+    """Validate, tag and encode ``batch`` (see the module docstring); with ``retention``
+    events older than ``now - retention`` are rejected."""
     now = now or datetime.now(timezone.utc)
+    oldest_s = -np.inf if retention is None else (now - retention).timestamp()
     n = len(batch)
     try:
-        ok, lon, lat, ts = _fast_mask(batch, cameras, now.timestamp())
+        ok, lon, lat, ts = _fast_mask(batch, cameras, now.timestamp(), oldest_s)
         fast = True
     except (TypeError, ValueError, AttributeError, OverflowError):
         ok = np.zeros(n, bool)
@@ -166,7 +171,7 @@ def encode_batch(batch: Sequence[GeoEvent], cameras: frozenset[str] | set[str],
             if ok[i]:
                 keep.append(i)
             else:
-                reason = _reason(e, cameras, now)
+                reason = _reason(e, cameras, now, retention)
                 if reason.reason == "rejected":  # the fast path was wrong: recheck below
                     keep.append(i)
                 else:

@@ -75,6 +75,8 @@ EVENT_KINDS: Mapping[str, KindSpec] = MappingProxyType({k.code: k for k in (
 
 #: How far in the future (camera clock skew) an event timestamp may lie.
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+#: Why an event older than the retention window is refused (``days``: the window).
+RETENTION_REASON = "older than the retention window ({days:g} days): not stored"
 
 
 class InvalidEvent(ValueError):
@@ -113,13 +115,19 @@ class GeoEvent:
     evidence: Evidence | None = None
     id: int | None = None
 
-    def check(self, now: datetime | None = None) -> None:
-        """Raise :class:`InvalidEvent` naming the first bad field (camera existence is the store's)."""
+    def check(self, now: datetime | None = None, retention: timedelta | None = None) -> None:
+        """Raise :class:`InvalidEvent` naming the first bad field (camera existence is the store's).
+
+        With ``retention``, an event older than ``now - retention`` is refused: the store
+        would drop it at the next housekeeping anyway, and its day may be gone already."""
         if not isinstance(self.ts, datetime) or self.ts.tzinfo is None:
             raise InvalidEvent("ts", self.ts, "must be a timezone-aware datetime")
         now = now or datetime.now(timezone.utc)
         if self.ts > now + MAX_FUTURE_SKEW:
             raise InvalidEvent("ts", self.ts.isoformat(), "lies in the future")
+        if retention is not None and self.ts < now - retention:
+            raise InvalidEvent("ts", self.ts.isoformat(), RETENTION_REASON.format(
+                days=retention / timedelta(days=1)))
         if self.kind not in EVENT_KINDS:
             raise InvalidEvent("kind", self.kind, "unknown event kind")
         if not self.camera_id:

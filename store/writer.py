@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -38,11 +39,19 @@ log = logging.getLogger(__name__)
 
 __all__ = ["EventWriter", "WriterStats", "Batch", "ID_LOCK_KEY", "NOTIFY_CHANNEL"]
 MAX_BATCH_FACTOR = 20    # a flush takes up to this many times writer_batch_rows
+BACKOFF_FIRST_S = 0.05   # the first retry after a failure; doubled up to BACKOFF_MAX_S
+BACKOFF_MAX_S = 5.0
+OUTAGE_SUMMARY_S = 30.0  # while the database stays away, one summary line this often
+IDLE_WAIT_S = 1.0        # an idle writer looks around this often (submit wakes it anyway)
 
 
 @dataclass
 class WriterStats:
-    """Counters of one writer (a snapshot from :attr:`EventWriter.stats`)."""
+    """Counters of one writer (a snapshot from :attr:`EventWriter.stats`).
+
+    Every event handed to ``submit``/``submit_many`` is counted in ``submitted`` and ends
+    in exactly one of ``stored``, ``rejected``, ``overflowed`` or (not yet) ``buffered``;
+    adopted events (another writer's spill) are stored or rejected on top of that."""
 
     submitted: int = 0
     stored: int = 0
@@ -89,7 +98,9 @@ class EventWriter:
         self._last_overflow_log = 0.0
         self._spill = SpillQueue(spill_dir or settings.state_dir / "spill")
         self._stats.adopted = self._spill.adopt_orphans()
-        self._store = BatchStore(url, self._reject)
+        self._outage = _Outage()
+        self._store = BatchStore(url, self._reject,
+                                 retention=timedelta(days=settings.retention_days))
         self._thread = threading.Thread(target=self._run, name="vigil-writer", daemon=True)
         self._thread.start()
 
@@ -100,14 +111,18 @@ class EventWriter:
         with self._cond:
             if self._closing:
                 raise RuntimeError("the writer is closed")
+            self._stats.submitted += 1
             if len(self._pending) + self._spill.own_events + self._inflight_ours >= self.bound:
                 self._overflow(1)
                 return False
-            if not self._pending:
+            first = not self._pending
+            if first:
                 self._oldest = time.monotonic()
             self._pending.append(event)
             self._accepted += 1
-            if len(self._pending) >= self.batch_rows:
+            if first or len(self._pending) >= self.batch_rows:
+                # The first event starts the writer's writer_batch_ms clock; a full
+                # batch goes at once. (An idle writer would otherwise sleep a second.)
                 self._cond.notify_all()
         return True
 
@@ -120,13 +135,15 @@ class EventWriter:
             room = (self.bound - len(self._pending) - self._spill.own_events
                     - self._inflight_ours)
             take = events[:max(room, 0)]
+            self._stats.submitted += len(events)
             if len(take) < len(events):
                 self._overflow(len(events) - len(take))
-            if take and not self._pending:
+            first = bool(take) and not self._pending
+            if first:
                 self._oldest = time.monotonic()
             self._pending.extend(take)
             self._accepted += len(take)
-            if len(self._pending) >= self.batch_rows:
+            if first or len(self._pending) >= self.batch_rows:
                 self._cond.notify_all()
         return len(take)
 
@@ -211,10 +228,10 @@ class EventWriter:
             self._flush_now = False
             if self._closing:
                 return None
-            self._cond.wait(1.0)
+            self._cond.wait(IDLE_WAIT_S)
 
     def _run(self) -> None:
-        backoff = 0.05
+        backoff = BACKOFF_FIRST_S
         failures = 0
         while True:
             with self._cond:
@@ -233,7 +250,8 @@ class EventWriter:
                             self._done += len(done.events)
                             self._inflight_ours -= len(done.events)
                         self._cond.notify_all()
-                backoff = 0.05
+                backoff = BACKOFF_FIRST_S
+                self._outage.end(self._stats_snapshot)
             except TRANSIENT as exc:
                 self._lost_connection(exc)
                 with self._cond:
@@ -241,12 +259,11 @@ class EventWriter:
                         b.suspect = True
                     self._stats.retries += 1
                     self._spill_excess()
-                    if not self._abort:
-                        self._cond.wait(backoff)
+                    self._sleep(backoff)
                     if self._abort:
                         self._park()
                         break
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
             except Exception:  # noqa: BLE001 - keep the thread alive; log and retry
                 failures += 1
                 log.exception("event writer: unexpected error (%d in a row)", failures)
@@ -256,12 +273,26 @@ class EventWriter:
                     if failures >= 5 and batches:
                         self._set_aside(batches[0])
                         failures = 0
-                    self._cond.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
+                    self._sleep(backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
             else:
                 failures = 0
         self._store.close()
         self._spill.close()
+
+    def _sleep(self, seconds: float) -> None:
+        """Under the lock: wait out a retry backoff. New events, flushes and other
+        notifications do not cut it short (they would turn the doubling backoff into a
+        retry per submitted batch); only closing with the database away (abort) does."""
+        deadline = time.monotonic() + seconds
+        while not self._abort:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)
+
+    def _stats_snapshot(self) -> WriterStats:
+        return self.stats
 
     def _spill_excess(self) -> None:
         """Under the lock, while the database is away: move the oldest pending to disk."""
@@ -276,8 +307,7 @@ class EventWriter:
         self._spill.push(chunks)
         moved = sum(len(e) for _, e in chunks)
         self._stats.spilled += moved
-        log.warning("database unreachable: %d events spilled to %s", moved,
-                    self._spill.directory)
+        self._outage.spilled(moved, self._spill.directory)
 
     def _set_aside(self, batch: Batch) -> None:
         """Under the lock: a batch that keeps failing for no database reason goes to a
@@ -318,8 +348,7 @@ class EventWriter:
     def _lost_connection(self, exc: Exception) -> None:
         with self._cond:
             self._stats.last_error = str(exc).strip()
-        log.warning("event writer: database unreachable (%s); will retry",
-                    str(exc).strip() or type(exc).__name__)
+        self._outage.failed(str(exc).strip() or type(exc).__name__, self._stats_snapshot)
         self._store.close()
 
     def _write_batch(self, batch: Batch) -> None:
@@ -342,3 +371,48 @@ class EventWriter:
                         getattr(event, "camera_id", "?"), getattr(event, "kind", "?"), reason)
         if self.on_reject is not None:
             self.on_reject(event, reason)
+
+
+class _Outage:
+    """What the writer logs while the database is away: one line when the outage
+    starts, a summary every :data:`OUTAGE_SUMMARY_S` while it lasts, one when it ends."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.retries = 0
+        self.spilled_events = 0
+        self._summary_at = 0.0
+
+    def failed(self, error: str, stats: Callable[[], WriterStats]) -> None:
+        """A write failed for a connection reason (called from the writer thread)."""
+        now = time.monotonic()
+        self.retries += 1
+        if self.since is None:
+            self.since, self._summary_at = now, now
+            log.warning("event writer: database unreachable (%s); events are buffered "
+                        "and retried with backoff up to %.0f s", error, BACKOFF_MAX_S)
+        elif now - self._summary_at >= OUTAGE_SUMMARY_S:
+            self._summary_at = now
+            snap = stats()
+            log.warning("event writer: database unreachable for %.0f s (%s): %d retries, "
+                        "%d events buffered, %d spilled to disk", now - self.since, error,
+                        self.retries, snap.buffered, self.spilled_events)
+
+    def spilled(self, n: int, directory: Path) -> None:
+        """``n`` events went to spill files (logged once per outage, then in summaries)."""
+        if self.spilled_events == 0:
+            log.warning("event writer: memory buffer full; spilling the oldest events "
+                        "to %s", directory)
+        self.spilled_events += n
+
+    def end(self, stats: Callable[[], WriterStats]) -> None:
+        """A batch was written: if an outage was on, say it is over."""
+        if self.since is None:
+            return
+        log.warning("event writer: database reachable again after %.1f s and %d retries "
+                    "(%d events spilled meanwhile); %d events still to write",
+                    time.monotonic() - self.since, self.retries, self.spilled_events,
+                    stats().buffered)
+        self.since = None
+        self.retries = 0
+        self.spilled_events = 0

@@ -145,6 +145,81 @@ def test_partitions_made_for_old_events(writer, conn):
     assert events_since(conn, 0, 10)[0].ts == old
 
 
+def test_any_event_inside_retention_is_stored_older_ones_refused(writer, conn, settings):
+    """A camera back after a day offline, or footage imported later, brings old
+    timestamps: every day inside the retention window is accepted (its partition made on
+    demand, whatever the hour now), older events are refused with the reason."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    keep = timedelta(days=settings.retention_days)
+    inside = [now - timedelta(hours=h) for h in (25, 30, 47, 49)] + [now - keep
+                                                                     + timedelta(hours=1)]
+    outside = now - keep - timedelta(days=1)
+    for i, ts in enumerate(inside + [outside]):
+        writer.submit(event(i, ts=ts))
+    assert writer.flush(30)
+    assert [e.ts for e in events_since(conn, 0, 10)] == inside
+    (bad, reason), = writer.rejections
+    assert bad.ts == outside and reason.field == "ts"
+    assert reason.reason == f"older than the retention window ({settings.retention_days} " \
+        "days): not stored"
+    st = writer.stats
+    assert st.submitted == len(inside) + 1 == st.stored + st.rejected
+
+
+def test_lone_event_is_written_within_batch_ms(db_url, tmp_path, cameras, monkeypatch):
+    """An idle writer wakes for the first event (not only at writer_batch_rows): a lone
+    alert reaches NOTIFY after writer_batch_ms, not after the idle wait. The idle wait is
+    made 60 s here so that a writer that ignores the first event is caught for sure."""
+    import time
+
+    import store.writer
+    from store.settings import load_settings
+    monkeypatch.setattr(store.writer, "IDLE_WAIT_S", 60.0)
+    fast = load_settings({"database_url": db_url, "state_dir": tmp_path,
+                          "writer_batch_ms": 50}, environ={})
+    listen = psycopg.connect(db_url, autocommit=True)
+    listen.execute("LISTEN vigil_events")
+    with EventWriter(db_url, fast) as w:
+        time.sleep(0.3)  # the writer is idle, waiting
+        for i in range(3):
+            w.submit(event(i))
+            notes = list(listen.notifies(timeout=20, stop_after=1))
+            assert len(notes) == 1, f"lone event {i} not written within 20 s"
+            ids = json.loads(notes[0].payload)
+            assert ids["last_id"] == ids["first_id"]  # one event, one batch
+    listen.close()
+
+
+def test_retry_backoff_holds_while_producers_submit(tmp_path, caplog):
+    """With the database away, new batches must not wake the writer into retrying: the
+    backoff doubles from 0.05 s whatever the producers do, and the log says the outage
+    once (not a warning per retry)."""
+    import logging
+    import time
+
+    from store.settings import load_settings
+    dead = "postgresql://vigil@127.0.0.1:9/vigil"  # nothing listens on the discard port
+    st = load_settings({"database_url": dead, "state_dir": tmp_path,
+                        "writer_batch_rows": 10, "writer_batch_ms": 5}, environ={})
+    caplog.set_level(logging.WARNING, logger="store.writer")
+    w = EventWriter(dead, st, memory_events=1000)
+    start = time.monotonic()
+    n = 0
+    while time.monotonic() - start < 2.0:  # a batch of 10 every 10 ms
+        n += w.submit_many(event(i) for i in range(n, n + 10))
+        time.sleep(0.01)
+    elapsed = time.monotonic() - start
+    retries = w.stats.retries
+    during = [r.getMessage() for r in caplog.records]
+    w.close(timeout=0.1)
+    # 0.05 + 0.1 + 0.2 + … : at most ~log2(elapsed / 0.05) + 2 tries, however busy.
+    bound = 2 + int(math.log2(elapsed / 0.05) + 1)
+    assert 1 <= retries <= bound, (retries, bound, n)
+    assert len([m for m in during if "unreachable" in m]) == 1, during
+    assert len(during) <= 2, during  # the outage, and the first spill to disk
+    assert w.stats.submitted == n
+
+
 def test_overflow_is_counted(db_url, tmp_path, cameras, caplog):
     from store.settings import load_settings
     tiny = load_settings({"database_url": db_url, "state_dir": tmp_path,
