@@ -10,6 +10,7 @@ settings pointing at ``db_url`` with a private state directory.
 from __future__ import annotations
 
 import itertools
+from datetime import datetime, timedelta, timezone
 import os
 import shutil
 import tempfile
@@ -22,12 +23,16 @@ from psycopg import sql
 
 from store.db import connect, with_dbname
 from store.embedded import EmbeddedPostgres
-from store.migrate import upgrade
+from store.migrate import ensure_partitions, upgrade
 from store.settings import Settings, load_settings
 
 #: Faster, unsafe settings for throwaway test servers.
 TEST_SERVER_CONF = {"fsync": "off", "synchronous_commit": "off",
                     "full_page_writes": "off", "max_connections": "200"}
+
+
+#: Days of event partitions the template database has before today (native layout).
+TEMPLATE_HISTORY_DAYS = 35
 
 
 def _admin(url: str) -> psycopg.Connection:
@@ -59,7 +64,16 @@ def template_db(pg_admin_url: str) -> Iterator[str]:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(name)))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    upgrade(with_dbname(pg_admin_url, name))
+    url = with_dbname(pg_admin_url, name)
+    upgrade(url)
+    with connect(url) as conn:
+        # A store that has been running for a while: daily partitions (native layout)
+        # for the past TEMPLATE_HISTORY_DAYS, so a test that inserts rows by plain SQL
+        # some hours or days back works at any hour of the day (the writer makes its
+        # partitions on demand; plain INSERTs cannot).
+        today = datetime.now(timezone.utc).date()
+        ensure_partitions(conn, today - timedelta(days=TEMPLATE_HISTORY_DAYS), today)
+        conn.commit()
     with _admin(pg_admin_url) as admin:
         # No connections (TimescaleDB's scheduler skips it), so it can be cloned.
         admin.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(
