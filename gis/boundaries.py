@@ -10,7 +10,9 @@ Both come out in one shape, ready for ``store.areas.replace_wards/replace_zones`
 :func:`read_layer` reads GeoJSON, Shapefile or GeoPackage from any CRS (VN-2000 zones
 such as EPSG:3405, UTM 48N EPSG:32648, WGS84) and refuses, naming the feature, what would
 corrupt the map: unreadable files, empty or duplicate names, empty geometries,
-unrepairable polygons, coordinates outside Vietnam.
+polygons that cannot be repaired or whose repair would change the area drawn (a bow-tie),
+coordinates outside Vietnam. A repaired feature is marked ``properties.repair`` (what was
+wrong, how much the area changed) so that the import can name it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
@@ -44,6 +47,10 @@ KIND_FIELDS = ("kind", "loai", "type")
 
 WARD_COLUMNS = ["id", "name", "province", "approximate", "central", "properties", "geometry"]
 ZONE_COLUMNS = ["id", "name", "kind", "ward_id", "approximate", "properties", "geometry"]
+
+#: An invalid polygon is repaired (``shapely.make_valid``) only when that changes its area as
+#: drawn by at most this fraction; a repaired feature carries ``properties.repair``.
+MAX_REPAIR_AREA_CHANGE = 0.05
 
 
 class LayerError(ValueError):
@@ -75,10 +82,17 @@ def vietnam_outline() -> BaseGeometry:
 
 
 def _json_safe(value: Any) -> Any:
-    if isinstance(value, (list, dict, str, bool, int)) or value is None:
+    """A property value as JSON: numpy arrays and scalars, dates and nested lists/dicts too
+    (vigil's own ``/api/v1/wards`` output and GeoPackage list fields carry arrays)."""
+    if isinstance(value, (str, bool, int)) or value is None:
         return value
     if isinstance(value, float):
         return None if pd.isna(value) else value
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_json_safe(v) for v in (value.tolist() if isinstance(value, np.ndarray)
+                                        else value)]
     if hasattr(value, "item"):  # numpy scalars
         return _json_safe(value.item())
     if hasattr(value, "isoformat"):
@@ -141,6 +155,25 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry | None:
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def _repaired(geom: BaseGeometry, label: str) -> tuple[BaseGeometry, str]:
+    """An invalid polygon made valid, and what was done; LayerError when the repair would
+    change the area as drawn by more than :data:`MAX_REPAIR_AREA_CHANGE` (a bow-tie's
+    two halves cancel as drawn, so "repairing" it invents an area nobody drew)."""
+    reason = shapely.is_valid_reason(geom)
+    fixed = _polygonal(shapely.make_valid(geom))
+    if fixed is None:
+        raise LayerError(f"{label}: invalid geometry that cannot be repaired ({reason})")
+    drawn, area = abs(shapely.area(geom)), fixed.area
+    change = abs(area - drawn) / max(area, drawn)
+    if change > MAX_REPAIR_AREA_CHANGE:
+        raise LayerError(f"{label}: invalid polygon ({reason}); repairing it would change "
+                         f"its area by {change:.0%} of what was drawn, so it is refused: "
+                         "fix the polygon in the GIS tool and export again")
+    note = f"{reason}; area changed by {change:.2%}"
+    log.warning("%s: repaired invalid geometry (%s)", label, note)
+    return fixed, note
 
 
 def _read(path: Path) -> gpd.GeoDataFrame:
@@ -226,14 +259,9 @@ def read_layer(path: str | Path, kind: str, *, province: str | None = None,
         geom = values.get("geometry")
         if geom is None or geom.is_empty:
             raise LayerError(f"{label}: empty geometry")
-        repaired = False
+        repair = None
         if not geom.is_valid:
-            reason = shapely.is_valid_reason(geom)
-            fixed = _polygonal(shapely.make_valid(geom))
-            if fixed is None:
-                raise LayerError(f"{label}: invalid geometry that cannot be repaired ({reason})")
-            log.warning("%s: repaired invalid geometry (%s)", label, reason)
-            geom, repaired = fixed, True
+            geom, repair = _repaired(geom, label)
         else:
             geom = _polygonal(geom)
             if geom is None:
@@ -245,8 +273,8 @@ def read_layer(path: str | Path, kind: str, *, province: str | None = None,
                              f"lat={c.y:.4f}); wrong CRS?")
         props = {k: _json_safe(v) for k, v in values.items()
                  if k not in ("geometry", name_col, id_col, kind_col, prov_col)}
-        if repaired:
-            props["repaired"] = True
+        if repair:
+            props["repaired"], props["repair"] = True, repair
         props["source_file"] = path.name
         row = {"id": ident, "name": name, "properties": props, "geometry": geom,
                "approximate": bool(values.get("approximate", False) or False)}

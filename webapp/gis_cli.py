@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from gis.boundaries import PROVINCES, LayerError, load_shipped, read_layer
-from store import areas
+from store import area_plan, areas
 from store.db import connect, open_database
 from store.settings import Settings
 
@@ -21,6 +21,42 @@ def gis_group() -> None:
     """Wards and zones: import official boundaries or load the shipped approximations."""
 
 
+#: Cameras listed per group in an import plan; the rest are counted.
+PLAN_CAMERAS_SHOWN = 20
+
+
+def _names(areas_: tuple, limit: int = PLAN_CAMERAS_SHOWN) -> str:
+    shown = ", ".join(str(a) for a in areas_[:limit])
+    return shown + (f", … and {len(areas_) - limit} more" if len(areas_) > limit else "")
+
+
+def _plan_lines(plan: area_plan.AreaPlan) -> list[str]:
+    """The plan of an import, one line per group that is not empty."""
+    noun = plan.kind[:-1]
+    lines = [f"  {label} ({len(group)}): {_names(group)}" for label, group in
+             (("added", plan.added), ("removed", plan.removed),
+              ("boundary changed", plan.redrawn)) if group]
+    lines += [f"  renamed: {old!r} → {area}" for old, area in plan.renamed]
+    lines.append(f"  unchanged: {plan.unchanged}")
+    groups = {"lose": [], "change": [], "gain": []}
+    for cam in plan.cameras:
+        groups["lose" if cam.loses and not cam.after else
+               "gain" if not cam.before else "change"].append(cam)
+    for key, label in (("lose", f"would lose their {noun}"),
+                       ("change", f"would change {noun}"), ("gain", f"would gain a {noun}")):
+        cams = groups[key]
+        if cams:
+            lines.append(f"  cameras that {label} ({len(cams)}):")
+            lines += [f"    {c.name} ({c.id}): {_names(c.before) or 'none'} → "
+                      f"{_names(c.after) or 'none'}" for c in cams[:PLAN_CAMERAS_SHOWN]]
+            if len(cams) > PLAN_CAMERAS_SHOWN:
+                lines.append(f"    … and {len(cams) - PLAN_CAMERAS_SHOWN} more")
+    if plan.events_keeping_tags:
+        lines.append(f"  past events tagged with a removed or re-drawn {noun}: "
+                     f"{plan.events_keeping_tags} (they keep it: events are history)")
+    return lines
+
+
 @gis_group.command("import")
 @click.argument("kind", type=click.Choice(["wards", "zones"]))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -29,16 +65,47 @@ def gis_group() -> None:
 @click.option("--crs", help="CRS of the file when it has none or a wrong one (EPSG:3405 …).")
 @click.option("--name-field", help="Column holding the name (default: name, ten, …).")
 @click.option("--id-field", help="Column holding the id (default: id, ma, …; else from name).")
+@click.option("--replace", is_flag=True,
+              help="Also remove the wards (zones) of the province that FILE lacks.")
+@click.option("--dry-run", is_flag=True, help="Only show what would change; write nothing.")
 @click.pass_obj
 def gis_import(settings: Settings, kind: str, file: Path, province: str | None,
-               crs: str | None, name_field: str | None, id_field: str | None) -> None:
-    """Replace wards or zones with FILE (GeoJSON, Shapefile or GeoPackage), all or nothing."""
+               crs: str | None, name_field: str | None, id_field: str | None,
+               replace: bool, dry_run: bool) -> None:
+    """Import wards or zones from FILE (GeoJSON, Shapefile or GeoPackage), all or nothing.
+
+    First shows what would change (areas added, removed, re-drawn; cameras whose ward or
+    zones would change; past events that keep their tags); removing areas the file lacks
+    needs --replace. Cameras are then re-tagged from their positions; stored events are
+    history and keep the tags they were written with.
+    """
     try:
         layer = read_layer(file, kind, province=province, name_field=name_field,
                            id_field=id_field, crs=crs)
     except LayerError as exc:
         raise click.ClickException(str(exc)) from None
+    for rec in layer.itertuples(index=False):
+        if rec.properties.get("repair"):
+            click.echo(f"{file}: {kind[:-1]} {rec.name!r} ({rec.id}) was an invalid polygon, "
+                       f"repaired: {rec.properties['repair']}")
+    scope = province or "every province"
     with open_database(settings) as url, connect(url) as conn:
+        if not id_field:
+            layer = area_plan.adopt_stored_ids(conn, layer, kind, province)
+        plan = (area_plan.plan_wards(conn, layer, province) if kind == "wards"
+                else area_plan.plan_zones(conn, layer, province))
+        click.echo(f"{file}: {kind} of {scope}:")
+        for line in _plan_lines(plan):
+            click.echo(line)
+        if dry_run:
+            click.echo("dry run: nothing written")
+            return
+        if plan.removed and not replace:
+            raise click.ClickException(
+                f"{file} lacks {len(plan.removed)} of the {kind} of {scope} in the store "
+                f"({_names(plan.removed, 5)}); importing it would remove them. Nothing was "
+                f"written. Give --replace to remove them, or import a file with every "
+                f"{kind[:-1]} of {scope}.")
         try:
             if kind == "wards":
                 res = areas.replace_wards(conn, layer, province)
@@ -48,7 +115,8 @@ def gis_import(settings: Settings, kind: str, file: Path, province: str | None,
         except ValueError as exc:
             raise click.ClickException(f"{file}: {exc}") from None
     click.echo(f"{kind}: {res.deleted} replaced by {res.inserted}; "
-               f"{res.cameras_retagged} cameras re-tagged; area version {res.area_version}")
+               f"{res.cameras_retagged} cameras re-tagged; {plan.events_keeping_tags} past "
+               f"events keep their old {kind[:-1]}; area version {res.area_version}")
 
 
 @gis_group.command("load-shipped")

@@ -95,13 +95,39 @@ SQUARE = Polygon([(105.77, 19.80), (105.78, 19.80), (105.78, 19.81), (105.77, 19
 BOWTIE = Polygon([(105.77, 19.80), (105.78, 19.81), (105.78, 19.80), (105.77, 19.81)])
 
 
-def test_self_intersecting_polygon_is_repaired(tmp_path):
+# a square with a tiny bow-tie loop on its western edge
+LOOPED = Polygon([(105.77, 19.80), (105.78, 19.80), (105.78, 19.81), (105.77, 19.81),
+                  (105.77, 19.8051), (105.7701, 19.8049), (105.7701, 19.8051),
+                  (105.77, 19.8049)])
+
+
+def test_slightly_self_intersecting_polygon_is_repaired_and_marked(tmp_path):
     path = tmp_path / "z.geojson"
-    path.write_text(json.dumps(_fc([({"name": "Nơ", "kind": "square"}, BOWTIE)])))
+    path.write_text(json.dumps(_fc([({"name": "Nơ", "kind": "square"}, LOOPED)])))
     got = read_layer(path, "zones")
     assert got.geometry.iloc[0].is_valid
-    assert got.geometry.iloc[0].area == pytest.approx(SQUARE.area / 2)
-    assert got.iloc[0]["properties"]["repaired"] is True
+    assert got.geometry.iloc[0].area == pytest.approx(SQUARE.area, rel=1e-3)
+    props = got.iloc[0]["properties"]
+    assert props["repaired"] is True
+    assert props["repair"].startswith("Self-intersection[") and "area changed by" in props["repair"]
+
+
+def test_bowtie_is_refused_not_repaired(tmp_path):
+    """A bow-tie's halves cancel as drawn; make_valid would invent an area: refused."""
+    path = tmp_path / "bowtie.geojson"
+    path.write_text(json.dumps(_fc([({"name": "Nơ", "kind": "square"}, BOWTIE)])))
+    with pytest.raises(LayerError, match=r"feature #0 \('Nơ'\): invalid polygon "
+                                         r"\(Self-intersection.*area by 100%"):
+        read_layer(path, "zones")
+
+
+def test_array_valued_properties_are_kept_as_json(tmp_path):
+    path = tmp_path / "api.geojson"
+    path.write_text(json.dumps(_fc([({"name": "A", "tags": ["x", "y"], "n": [1, 2],
+                                      "meta": {"k": [1.5]}}, SQUARE)])))
+    props = read_layer(path, "wards", province="thanh-hoa").iloc[0]["properties"]
+    assert props["tags"] == ["x", "y"] and props["n"] == [1, 2] and props["meta"] == {"k": [1.5]}
+    json.dumps(props)
 
 
 @pytest.mark.parametrize("features,kind,message", [
