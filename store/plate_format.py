@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 #: Two-digit plate codes issued to each province or city (code → name). Hà Nội and
 #: Hồ Chí Minh City hold several; 80 is for central agencies.
@@ -165,6 +165,17 @@ def parse_plate(lines: Sequence[str] | str) -> Plate | None:
         if best is None or (fixes, order) < best[:2]:
             best = (fixes, order, plate)
     return None if best is None else best[2]
+
+
+def plate_attributes(plate: Plate) -> dict[str, Any]:
+    """The attributes of every ``plate_read``/``plate_match`` event about ``plate``.
+
+    ``plate_compact`` is what the plate search matches on; workers and the demo's
+    simulator both build plate events from this, so a search finds either the same way.
+    """
+    return {"plate": plate.text, "plate_compact": plate.compact,
+            "province_code": plate.province_code, "province": plate.province,
+            "vehicle": plate.vehicle}
 
 
 def is_valid(text: str) -> bool:

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
-from store.plate_format import Plate, PlateVote, PlateVoter, parse_plate
+from store.plate_format import Plate, PlateVote, PlateVoter, parse_plate, plate_attributes
 from analytics.rules import Firing
 from analytics.violations.config import PlateRule
 
@@ -194,10 +194,8 @@ class PlateWatcher:
 
     def _fire(self, vote: PlateVote) -> list[Firing]:
         p = vote.plate
-        attrs = {"plate": p.text, "plate_compact": p.compact, "province_code":
-                 p.province_code, "province": p.province, "vehicle": p.vehicle,
-                 "votes_share": round(vote.share, 3), "reads": vote.reads,
-                 "confidence": round(vote.confidence, 3)}
+        attrs = dict(plate_attributes(p), votes_share=round(vote.share, 3),
+                     reads=vote.reads, confidence=round(vote.confidence, 3))
         box = self._boxes.get(vote.track_id)
         pixel = None if box is None else (float(box[0] + box[2]) / 2, float(box[3]))
         crop = self._crops.get(vote.track_id, {}).get(p.compact)

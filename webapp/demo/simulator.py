@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from store.model import EVENT_KINDS, GeoEvent, Severity
+from store.plate_format import PROVINCE_CODES, parse_plate, plate_attributes
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,9 @@ class SimulatedCamera:
     def __post_init__(self) -> None:
         if self.setting not in SETTINGS:
             raise ValueError(f"camera {self.id}: setting={self.setting!r} not in {SETTINGS}")
+        if self.plate_prefix not in PROVINCE_CODES:
+            raise ValueError(f"camera {self.id}: plate_prefix={self.plate_prefix!r} is not an "
+                             "issued province code")
 
 
 # -- time-of-day profiles (local hour → multiplier in [0, ~1]) -----------------------------
@@ -134,6 +138,9 @@ _TAMPER_MINUTES = 40.0
 
 _VEHICLES = ("motorbike", "motorbike", "motorbike", "car", "car", "truck", "bus")
 _PLATE_LETTERS = "ABCDEFGHKLMNPSTUVXYZ"
+#: Why a plate is on the hotlist, as an operator would write it.
+_HOTLIST_REASONS = ("Xe bị mất trộm", "Liên quan vụ việc đang điều tra",
+                    "Chưa nộp phạt nguội")
 
 
 def setting_of(site_zone_kind: str | None, camera_kind: str) -> str:
@@ -246,12 +253,16 @@ class EventSimulator:
                     "plate_read", "plate_match"):
             vehicle = "car" if kind == "no_seatbelt" else (
                 "motorbike" if kind == "no_helmet" else str(rng.choice(_VEHICLES)))
-            attrs["vehicle"] = vehicle
-            attrs["plate"] = self._plate(cam.plate_prefix, vehicle)
+            plate = parse_plate(self._plate(cam.plate_prefix, vehicle))
+            assert plate is not None  # _plate prints valid plates of an issued code
+            # the attributes a real read carries (plate_compact: what the search matches)
+            attrs.update(plate_attributes(plate))
             if kind == "plate_match":
-                attrs["hotlist"] = str(rng.choice(["stolen", "wanted", "unpaid_fines"]))
+                attrs["hotlist"] = {"plate": plate.text,
+                                    "reason": str(rng.choice(_HOTLIST_REASONS))}
             if kind in ("plate_read", "plate_match"):
                 value = round(float(rng.uniform(0.82, 0.99)), 3)   # OCR confidence
+                attrs["confidence"] = value
         elif kind == "face_match":
             attrs["watchlist_id"] = f"WL-{int(rng.integers(1000, 9999))}"
             value = round(float(rng.uniform(0.78, 0.95)), 3)       # similarity
