@@ -10,6 +10,7 @@ events keep the tags they were written with). If anything fails, nothing is writ
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import psycopg
 import shapely
 from psycopg.types.json import Jsonb
 
-from gis.boundaries import ZONE_KINDS
+from gis.boundaries import ZONE_KINDS, slug
 from gis.tagging import AreaIndex
 
 log = logging.getLogger(__name__)
@@ -193,6 +194,41 @@ def load_area_index(conn: psycopg.Connection) -> AreaIndex:
     zones = conn.execute("SELECT id, geometry FROM zones ORDER BY id").fetchall()
     return AreaIndex({i: shapely.geometry.shape(g) for i, g in wards},
                      {i: shapely.geometry.shape(g) for i, g in zones})
+
+
+#: Known wards listed when an unknown one has no close match.
+WARDS_LISTED = 30
+
+
+def unknown_wards(conn: psycopg.Connection, ward_ids: Sequence[str]) -> str | None:
+    """None when every id in ``ward_ids`` is a stored ward; else a message naming each
+    unknown id with its close matches (by id or by name), or the known wards."""
+    known = dict(conn.execute("SELECT id, name FROM wards ORDER BY id").fetchall())
+    missing = [w for w in dict.fromkeys(ward_ids) if w not in known]
+    if not missing:
+        return None
+    if not known:
+        return (f"unknown ward {', '.join(map(repr, missing))}: no wards are loaded yet "
+                "(vigil gis load-shipped PROVINCE, or vigil gis import wards FILE)")
+    by_slug = {}
+    for ident, name in known.items():
+        by_slug.setdefault(slug(name), ident)
+        by_slug.setdefault(ident, ident)
+        by_slug.setdefault(ident.split("-", 1)[-1], ident)
+    parts, unmatched = [], False
+    for ward in missing:
+        close = difflib.get_close_matches(slug(ward) or ward.lower(), list(by_slug), n=6,
+                                          cutoff=0.6)
+        ids = list(dict.fromkeys(by_slug[c] for c in close))[:3]
+        unmatched |= not ids
+        guess = " or ".join(f"{i} ({known[i]})" for i in ids)
+        parts.append(f"{ward!r}" + (f" (did you mean {guess}?)" if ids else ""))
+    message = f"unknown ward {'; '.join(parts)}"
+    if unmatched:
+        listed = [f"{i} ({n})" for i, n in list(known.items())[:WARDS_LISTED]]
+        more = len(known) - len(listed)
+        message += "; known wards: " + ", ".join(listed) + (f", … {more} more" if more else "")
+    return message
 
 
 def _collection(rows, extra: Sequence[str]) -> dict:

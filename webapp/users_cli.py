@@ -54,6 +54,15 @@ def _password(name: str, from_stdin: bool, generate: bool) -> tuple[str, bool]:
     return password, False
 
 
+def _check_wards(conn, wards: list[str] | tuple[str, ...] | None) -> None:  # noqa: ANN001
+    """ClickException naming each unknown ward id with close matches (a typo would give
+    the user an empty map and no hint)."""
+    from store.areas import unknown_wards
+    problem = unknown_wards(conn, wards) if wards else None
+    if problem:
+        raise click.ClickException(problem)
+
+
 def _wards(ward: tuple[str, ...], all_wards: bool) -> list[str] | None:
     if ward and all_wards:
         raise click.UsageError("--ward and --all-wards exclude each other")
@@ -90,8 +99,9 @@ def users_add(settings: Settings, name: str, role: str, ward: tuple[str, ...],
     from store.audit import record
     from store.users import UserError, add_user
     from webapp.auth.passwords import hash_password
-    password, generated = _password(name, password_stdin, generate)
     with _database(settings) as conn:
+        _check_wards(conn, ward)
+        password, generated = _password(name, password_stdin, generate)
         try:
             with conn.transaction():
                 add_user(conn, name, role, list(ward) or None, hash_password(password),
@@ -122,6 +132,7 @@ def _change(settings: Settings, name: str, action: str, **changes) -> None:  # n
     from store.audit import record
     from store.users import UserError, active_admins, get_user, update_user
     with _database(settings) as conn:
+        _check_wards(conn, changes.get("wards"))
         try:
             with conn.transaction():
                 before = get_user(conn, name)
@@ -217,6 +228,7 @@ def tokens_add(settings: Settings, name: str, scopes: tuple[str, ...],
     from store.users import UserError, add_api_token, token_key
     token = "vgt_" + secrets.token_urlsafe(32)
     with _database(settings) as conn:
+        _check_wards(conn, ward)
         try:
             with conn.transaction():
                 ident = add_api_token(conn, token_key(token), name, scopes, list(ward) or None,
@@ -252,6 +264,7 @@ def kiosk_rotate(settings: Settings, name: str, ward: tuple[str, ...]) -> None:
     """Revoke the wall's kiosk token and print a new one (walls must reopen the URL)."""
     from webapp.auth.bootstrap import rotate_kiosk_token
     with _database(settings) as conn:
+        _check_wards(conn, ward)
         token = rotate_kiosk_token(conn, name, list(ward) or None, actor=_actor())
     click.echo(f"map wall {name}: /wall?token={token}  (shown once)")
 

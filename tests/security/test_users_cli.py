@@ -24,6 +24,9 @@ def _vigil(settings: Settings, *args: str, stdin: str | None = None):  # noqa: A
 
 
 def test_users_commands(settings: Settings, conn) -> None:
+    conn.execute("INSERT INTO wards (id, name, geometry) VALUES ('w-1', 'Một', '{}'), "
+                 "('w-2', 'Hai', '{}')")   # a ward scope names stored wards
+    conn.commit()
     added = _vigil(settings, "users", "add", "chi.huy", "--role", "commander", "--ward",
                    "w-1", "--ward", "w-2", "--password-stdin", stdin=STRONG + "\n")
     assert added.exit_code == 0, added.output
