@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from pathlib import Path
@@ -32,25 +31,16 @@ def workers_command(settings: Settings, camera_files: tuple[Path, ...], group_si
     Without --camera the registry's enabled cameras run (re-read every --poll seconds);
     cameras given with --camera are first registered (upserted) so their events store.
     """
-    from analytics.config import CameraConfigError, parse_camera
+    from analytics.config import CameraConfigError, load_camera_files
     from analytics.detectors import ModelMissing, check_model, default_model_path
     from analytics.supervisor import Supervisor, SupervisorOptions
     from store.db import open_database
 
     try:
+        cameras = load_camera_files(camera_files) if camera_files else None
         if detector == "onnx_yolo":
             check_model(settings.detector_model or default_model_path())
-        cameras = None
-        if camera_files:
-            cameras = []
-            for path in camera_files:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                for item in data if isinstance(data, list) else [data]:
-                    try:
-                        cameras.append(parse_camera(item))
-                    except CameraConfigError as exc:
-                        raise click.ClickException(f"{path}: {exc}") from None
-    except ModelMissing as exc:
+    except (CameraConfigError, ModelMissing) as exc:
         raise click.ClickException(str(exc)) from None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

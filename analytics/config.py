@@ -8,7 +8,9 @@ Errors name the camera, the field path and the bad value, e.g.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Mapping, Union
+import json
+from pathlib import Path
+from typing import Annotated, Any, Iterable, Literal, Mapping, Union
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
@@ -37,8 +39,20 @@ class _Rule(_Strict):
     classes: tuple[int, ...] = Field(PERSON_CLASSES, description="COCO class ids the rule "
                                      "watches (default: person).")
     cooldown_s: float = Field(60.0, ge=0, description="Seconds before the same track may "
-                              "fire this rule again.")
+                              "fire this rule again (while its alert is ongoing, a repeat "
+                              "counted into the alert).")
     zone_id: str | None = Field(None, description="Zone the events are tagged with.")
+    alert_cooldown_s: float | None = Field(None, ge=0, description="Seconds an ongoing "
+                                           "alert of this rule (its zone, this camera) "
+                                           "stays one alert: firings meanwhile are counted "
+                                           "as its repeats; after that only a new track "
+                                           "(or a trackless condition) raises a reminder. "
+                                           "0: every firing is an alert. Default by kind: "
+                                           "intrusion 300, loitering 600, crowd 1800, "
+                                           "others 0 (store.ongoing.COOLDOWN_S).")
+    clear_s: float | None = Field(None, ge=0, description="Seconds the condition must be "
+                                  "absent before the ongoing alert ends (the next firing "
+                                  "is a new alert). Default: crowd 300, others 60.")
 
 
 class IntrusionRule(_Rule):
@@ -178,17 +192,58 @@ def parse_camera(data: Mapping[str, Any]) -> CameraConfig:
                 del loc[2]
             lines.append(f"{'.'.join(loc) or '?'}={err.get('input')!r}: {err['msg']}")
         raise CameraConfigError(f"camera {cid}: " + "; ".join(lines)) from None
+    problems = []
     for rule in cam.rules:
         if getattr(rule, "geofence", None) and cam.homography is None:
-            raise CameraConfigError(f"camera {cam.id}: rules.{rule.id}.geofence="
-                                    f"{rule.geofence!r}: needs the camera's homography")
+            problems.append(f"rules.{rule.id}.geofence={rule.geofence!r}: needs the "
+                            "camera's homography")
         if isinstance(rule, CrowdRule) and cam.homography is None and rule.area_m2 is None:
-            raise CameraConfigError(f"camera {cam.id}: rules.{rule.id}.area_m2=None: crowd "
-                                    "density needs the camera's homography or area_m2")
+            problems.append(f"rules.{rule.id}.area_m2=None: crowd density needs the "
+                            "camera's homography or area_m2")
         if isinstance(rule, IntrusionRule) and not (rule.polygon or rule.geofence):
-            raise CameraConfigError(f"camera {cam.id}: rules.{rule.id}.polygon=None: "
-                                    "an intrusion rule needs a polygon or a geofence")
+            problems.append(f"rules.{rule.id}.polygon=None: an intrusion rule needs a "
+                            "polygon or a geofence")
+    if problems:
+        raise CameraConfigError(f"camera {cam.id}: " + "; ".join(problems))
     return cam
+
+
+def load_camera_files(paths: Iterable[str | Path]) -> list[CameraConfig]:
+    """Every camera of JSON files holding one camera or a list; CameraConfigError listing
+    every problem of every file (``file:line:col: message`` for JSON syntax, ``file: [index]
+    camera id: field=value: why`` per bad camera, ids given twice) before any is used."""
+    cameras: list[CameraConfig] = []
+    problems: list[str] = []
+    seen: dict[str, str] = {}
+    for path in map(Path, paths):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path}:{exc.lineno}:{exc.colno}: {exc.msg}")
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{path}: cannot read: {exc}")
+            continue
+        items = data if isinstance(data, list) else [data]
+        for i, item in enumerate(items):
+            where = f"{path}: [{i}]" if isinstance(data, list) else f"{path}:"
+            if not isinstance(item, Mapping):
+                problems.append(f"{where} a camera is a JSON object, got {item!r:.60}")
+                continue
+            try:
+                cam = parse_camera(item)
+            except CameraConfigError as exc:
+                problems.append(f"{where} {exc}")
+                continue
+            if cam.id in seen:
+                problems.append(f"{where} camera {cam.id}: id={cam.id!r}: given twice "
+                                f"(also {seen[cam.id]})")
+                continue
+            seen[cam.id] = where.rstrip(":")
+            cameras.append(cam)
+    if problems:
+        raise CameraConfigError("\n".join(problems))
+    return cameras
 
 
 _RULE_KINDS = {"intrusion", "loitering", "line_crossing", "crowd_density",

@@ -61,3 +61,46 @@ def test_detectors_are_int8_unless_switched_off():
     d = DetectorConfig()
     assert d.int8 and d.int8_full and d.region_imgsz == 320
     assert parse_detection({"int8": False}) == DetectorConfig(int8=False)
+
+
+def test_camera_files_report_every_bad_camera_and_json_syntax(tmp_path):
+    """Every problem of every file at once: syntax as file:line:col, bad cameras by file,
+    index, id, field and value; nothing is returned while any is bad."""
+    import json
+
+    from analytics.config import load_camera_files
+
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps([BASE, {**BASE, "id": "cam-8", "lat": 91},
+                                {**BASE, "id": "cam-9", "sample_fps": 0},
+                                {**BASE, "id": "cam-10"}, "cam-11", BASE]))
+    broken = tmp_path / "broken.json"
+    broken.write_text('[\n  {"id": "cam-1",\n   "lon": 105.8\n   "lat": 19.8}\n]\n')
+    single = tmp_path / "single.json"
+    single.write_text(json.dumps({**BASE, "id": "cam-2", "colour": "red",
+                                  "rules": [{"id": "a", "kind": "intrusion"},
+                                            {"id": "d", "kind": "crowd_density",
+                                             "threshold_per_m2": 1}]}))
+    with pytest.raises(CameraConfigError) as err:
+        load_camera_files([good, broken, single])
+    lines = str(err.value).splitlines()
+    assert lines == [
+        f"{good}: [1] camera cam-8: lat=91: Input should be less than or equal to 90",
+        f"{good}: [2] camera cam-9: sample_fps=0: Input should be greater than 0",
+        f"{good}: [4] a camera is a JSON object, got 'cam-11'",
+        f"{good}: [5] camera cam-7: id='cam-7': given twice (also {good}: [0])",
+        f"{broken}:4:4: Expecting ',' delimiter",
+        f"{single}: camera cam-2: colour='red': Extra inputs are not permitted",
+    ], lines
+    ok = tmp_path / "ok.json"
+    ok.write_text(json.dumps([BASE, {**BASE, "id": "cam-8"}]))
+    assert [c.id for c in load_camera_files([ok])] == ["cam-7", "cam-8"]
+
+
+def test_every_rule_problem_of_a_camera_is_named():
+    with pytest.raises(CameraConfigError) as err:
+        parse_camera({**BASE, "rules": [{"id": "a", "kind": "intrusion"},
+                                        {"id": "d", "kind": "crowd_density",
+                                         "threshold_per_m2": 1}]})
+    assert "rules.a.polygon=None" in str(err.value)
+    assert "rules.d.area_m2=None" in str(err.value)
