@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import getpass
 import logging
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from store import watchlist as wl
 from store.db import connect, open_database
+from store.embedded import EmbeddedServerError
+from store.migrate import MigrationError, upgrade
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,14 +34,47 @@ def _actor() -> str:
         return "cli:unknown"
 
 
-def _store(settings: Settings, change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``change(conn, *args, **kwargs)`` on the database; a bad value or a
-    missing entry becomes a ClickException with the store's message."""
-    with open_database(settings) as url, connect(url, autocommit=True) as conn:
-        try:
-            return change(conn, *args, **kwargs)
-        except (ValueError, wl.NotFound) as exc:
-            raise click.ClickException(str(exc)) from None
+def _where(settings: Settings) -> str:
+    """The database in words, without its password."""
+    if not settings.database_url:
+        return f"embedded PostgreSQL in {settings.state_dir / 'pg'}"
+    try:
+        info = conninfo_to_dict(settings.database_url)
+    except psycopg.ProgrammingError:
+        return "VIGIL_DATABASE_URL (not a valid connection string)"
+    return (f"database {info.get('dbname', '?')} on {info.get('host', 'localhost')}:"
+            f"{info.get('port', 5432)}")
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[psycopg.Connection]:
+    """The database, migrated, or one clear line saying why it cannot be used; checked
+    before anything slow (the face models) so that a bad database fails at once."""
+    stack = ExitStack()
+    try:
+        url = stack.enter_context(open_database(settings))
+        upgrade(url, settings.migrations_dir,
+                partitions_ahead_days=settings.partitions_ahead_days)
+        conn = stack.enter_context(connect(url, autocommit=True))
+    except (psycopg.Error, EmbeddedServerError, MigrationError, OSError) as exc:
+        stack.close()
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise click.ClickException(f"cannot use the {_where(settings)}: {reason}") from None
+    with stack:
+        yield conn
+
+
+def _store(settings: Settings, change: Callable[..., Any], *args: Any,
+           conn: psycopg.Connection | None = None, **kwargs: Any) -> Any:
+    """``change(conn, *args, **kwargs)`` on the database (``conn`` if given); a bad value
+    or a missing entry becomes a ClickException with the store's message."""
+    if conn is None:
+        with _database(settings) as conn:
+            return _store(settings, change, *args, conn=conn, **kwargs)
+    try:
+        return change(conn, *args, **kwargs)
+    except (ValueError, wl.NotFound) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _echo_list(lines: list[str], noun: str) -> None:
@@ -94,15 +132,16 @@ def watchlist_add(settings: Settings, name: str, photos: tuple[Path, ...],
     """Enrol NAME from one or more PHOTOS (each must show the person's face)."""
     from analytics.recognition.faces import FaceEngine
     from webapp.watchlist_enrol import PhotoRejected, enrol, faces_from_photos
-    engine = FaceEngine(_model_dir(settings, models))
-    try:
-        faces = faces_from_photos(engine, [(str(p), p.read_bytes()) for p in photos],
-                                  largest=largest)
-    except PhotoRejected as exc:
-        hint = ", or --largest" if exc.code == "many_faces" else ""
-        raise click.ClickException(f"{exc}{hint}") from None
-    pid = _store(settings, enrol, engine.model, name, faces, _actor(), reason=reason,
-                 category=category)
+    with _database(settings) as conn:   # first: models take seconds to load
+        engine = FaceEngine(_model_dir(settings, models))
+        try:
+            faces = faces_from_photos(engine, [(str(p), p.read_bytes()) for p in photos],
+                                      largest=largest)
+        except PhotoRejected as exc:
+            hint = ", or --largest" if exc.code == "many_faces" else ""
+            raise click.ClickException(f"{exc}{hint}") from None
+        pid = _store(settings, enrol, engine.model, name, faces, _actor(), conn=conn,
+                     reason=reason, category=category)
     for face in faces:
         click.echo(f"  {face.filename}: face enrolled (detector score {face.score:.2f})")
     click.echo(f"watchlist person {pid}: {name} ({len(faces)} photo(s))")

@@ -51,3 +51,54 @@ def test_hotlist_add_list_remove(settings, conn):
     assert "59-X3 123.45\tactive" in listed.output
     assert runner.invoke(hotlist_group, ["remove", "59X312345"], obj=settings).exit_code == 0
     assert wl.active_hotlist(conn) == {}
+
+
+def test_watchlist_add_on_an_unusable_database_is_one_line_before_the_models(tmp_path):
+    """The database is checked before the face models load: one clear line, no traceback,
+    no password shown (the real command in a subprocess)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"not looked at")
+    no_models = tmp_path / "no-models"
+    no_models.mkdir()
+    env = dict(os.environ, VIGIL_STATE_DIR=str(tmp_path / "state"),
+               VIGIL_DATABASE_URL="postgresql://vigil:bi-mat@127.0.0.1:1/vigil")
+    for args in (["watchlist", "add", "Diêu Minh", str(photo), "--models", str(no_models)],
+                 ["watchlist", "list"], ["hotlist", "add", "51G-123.45"]):
+        proc = subprocess.run([sys.executable, "-m", "webapp.cli", *args], cwd=repo, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0
+        assert "Traceback" not in proc.stderr, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1, proc.stderr
+        assert lines[0].startswith("Error: cannot use the database vigil on 127.0.0.1:1: ")
+        assert "bi-mat" not in proc.stderr
+
+
+def test_watchlist_on_a_never_migrated_database_migrates_it(pg_admin_url, tmp_path):
+    """A fresh, empty database is migrated first (as vigil users does) instead of failing
+    with UndefinedTable after the models have loaded."""
+    import uuid
+
+    from psycopg import sql
+
+    from store.db import connect, with_dbname
+    from store.migrate import drop_database
+    from store.settings import load_settings
+
+    name = f"vigil_empty_{uuid.uuid4().hex[:8]}"
+    with connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        settings = load_settings({"database_url": with_dbname(pg_admin_url, name),
+                                  "state_dir": str(tmp_path)}, environ={})
+        res = CliRunner().invoke(watchlist_group, ["list"], obj=settings)
+        assert res.exit_code == 0, res.output
+        assert "0 person(s)" in res.output
+    finally:
+        drop_database(pg_admin_url, name)
