@@ -134,7 +134,9 @@ def test_retention_drops_old_days(db_url, settings, conn):
     upsert_cameras(conn, CAMERAS, tag=False)
     conn.commit()
     now = datetime.now(timezone.utc)
-    with EventWriter(db_url, settings) as w:
+    # Stored while the retention was a year; the store now keeps 90 days.
+    year = settings.model_copy(update={"retention_days": 365})
+    with EventWriter(db_url, year) as w:
         w.submit_many(event(0, ts=now - timedelta(days=d), track_id=d) for d in (1, 50, 100, 120))
         assert w.flush(10)
     refresh_rollups(conn)
