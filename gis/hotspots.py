@@ -37,6 +37,12 @@ log = logging.getLogger(__name__)
 VN_UTC_OFFSET_H = 7
 #: Below this many watched camera-hours a cell's rate is too noisy to test.
 MIN_EXPOSURE_H = 0.5
+#: Gi* needs at least this many watched cells (and not all with the same rate).
+MIN_TESTED_AREAS = 3
+#: With fewer incidents in watched areas than this, Gi*'s normal approximation does not
+#: hold (one incident among empty cells comes out "significant"): the areas are not
+#: tested and a report says why. A rule of thumb, not a test.
+FEW_INCIDENTS = 30
 
 Progress = Callable[[str, float], None]
 
@@ -53,6 +59,51 @@ class HotspotResult:
     n_incidents: int
     n_unwatched: int       # incidents in cells no camera-hour was attributed to
     assumed_full_time: list[str] = field(default_factory=list)
+    camera_hours: float = 0.0      # watched camera-hours of the period, all cameras
+    min_exposure_h: float = MIN_EXPOSURE_H
+
+    @property
+    def n_tested_cells(self) -> int:
+        """Cells watched long enough for their rate to be tested."""
+        return int(self.cells["rate"].notna().sum())
+
+    def hot_cells(self) -> pd.DataFrame:
+        """The significant hotspot cells (p < 0.10, z > 0), highest z first."""
+        return self.cells[self.cells["category"].astype(str).str.startswith("hot")]
+
+    def hot_wards(self) -> pd.DataFrame:
+        """The significant hotspot wards, highest z first."""
+        if not len(self.wards):
+            return self.wards
+        return self.wards[self.wards["category"].astype(str).str.startswith("hot")]
+
+    def no_hotspot_reason(self) -> tuple[str, dict[str, float]] | None:
+        """Why no cell is a significant hotspot, as (code, numbers); None when one is.
+
+        Codes: ``no_incidents``; ``no_camera_hours`` (no camera watched in the period);
+        ``few_cells`` (fewer than ``MIN_TESTED_AREAS`` cells watched ≥ ``min_exposure_h``);
+        ``few_incidents`` (fewer than ``FEW_INCIDENTS`` incidents in watched cells, which
+        are then not tested); ``uniform`` (every watched cell has the same rate);
+        ``not_clustered`` (enough data, incidents are simply not concentrated beyond chance).
+        """
+        if len(self.hot_cells()):
+            return None
+        watched = self.n_incidents - self.n_unwatched
+        numbers = {"incidents": self.n_incidents, "watched_incidents": watched,
+                   "camera_hours": self.camera_hours, "tested_cells": self.n_tested_cells,
+                   "min_cells": MIN_TESTED_AREAS, "min_exposure_h": self.min_exposure_h,
+                   "few_incidents": FEW_INCIDENTS}
+        if self.n_incidents == 0:
+            return "no_incidents", numbers
+        if self.camera_hours <= 0:
+            return "no_camera_hours", numbers
+        if self.n_tested_cells < MIN_TESTED_AREAS:
+            return "few_cells", numbers
+        if watched < FEW_INCIDENTS:
+            return "few_incidents", numbers
+        if not np.isfinite(self.cells["z"].to_numpy(dtype=float)).any():
+            return "uniform", numbers
+        return "not_clustered", numbers
 
 
 def getis_ord_gi_star(values: np.ndarray, neighbours: Sequence[np.ndarray]
@@ -65,10 +116,10 @@ def getis_ord_gi_star(values: np.ndarray, neighbours: Sequence[np.ndarray]
     x = np.asarray(values, dtype=float)
     n = x.size
     z = np.full(n, np.nan)
-    if n < 3:
+    if n < MIN_TESTED_AREAS:
         return z, np.full(n, np.nan)
     mean = x.mean()
-    s = np.sqrt(np.mean(x * x) - mean * mean)
+    s = x.std()  # two-pass: exactly 0 for equal values, where E[x²] − x̄² leaves rounding
     if not np.isfinite(s) or s <= 1e-12 * max(abs(mean), 1.0):
         return z, np.full(n, np.nan)
     for i, nb in enumerate(neighbours):
@@ -88,12 +139,18 @@ def _q_values(p: np.ndarray) -> np.ndarray:
     return q
 
 
-def categorise(z: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """'hot-99', 'hot-95', 'hot-90', 'cold-…' or 'ns' (not significant) per area."""
+def categorise(z: np.ndarray, p: np.ndarray, n: np.ndarray | None = None) -> np.ndarray:
+    """'hot-99', 'hot-95', 'hot-90', 'cold-…' or 'ns' (not significant) per area.
+
+    With incident counts ``n``, an area without incidents is never a hotspot: Gi* rates
+    an empty cell high when its neighbours are busy, but a planner reading "hotspot" on a
+    place where nothing happened is misled (the busy neighbours are the hotspots).
+    """
     out = np.full(z.shape, "ns", dtype=object)
+    has = np.ones(z.shape, dtype=bool) if n is None else np.asarray(n) > 0
     for level, alpha in (("90", 0.10), ("95", 0.05), ("99", 0.01)):
         sig = np.isfinite(p) & (p < alpha)
-        out[sig & (z > 0)] = f"hot-{level}"
+        out[sig & (z > 0) & has] = f"hot-{level}"
         out[sig & (z < 0)] = f"cold-{level}"
     return out
 
@@ -153,15 +210,17 @@ def _rates(n: pd.Series, exposure: pd.Series, min_exposure_h: float) -> pd.DataF
 
 
 def cell_hotspots(cell_ids: np.ndarray, exposure: pd.Series,
-                  min_exposure_h: float = MIN_EXPOSURE_H) -> pd.DataFrame:
-    """Gi* per watched cell of the incidents (``cell_ids``) per watched camera-hour."""
+                  min_exposure_h: float = MIN_EXPOSURE_H,
+                  min_incidents: int = FEW_INCIDENTS) -> pd.DataFrame:
+    """Gi* per watched cell of the incidents (``cell_ids``) per watched camera-hour
+    (not tested, z and p NaN, when watched cells hold fewer than ``min_incidents``)."""
     counts = pd.Series(cell_ids).value_counts()
     df = _rates(counts, exposure, min_exposure_h)
     df.index.name = "cell_id"
     tested = df[df["rate"].notna()]
     z = np.full(len(df), np.nan)
     p = np.full(len(df), np.nan)
-    if len(tested):
+    if len(tested) and tested["n"].sum() >= min_incidents:
         ids = tested.index.to_numpy(dtype=np.int64)
         pos = pd.Series(np.arange(len(ids)), index=ids)
         nb = grid.neighbour_ids(ids)
@@ -171,7 +230,7 @@ def cell_hotspots(cell_ids: np.ndarray, exposure: pd.Series,
         z[where], p[where] = tz, tp
     df["z"], df["p"] = z, p
     df["q"] = _q_values(p)
-    df["category"] = categorise(z, p)
+    df["category"] = categorise(z, p, df["n"].to_numpy())
     lon, lat = grid.cell_center(df.index.to_numpy(dtype=np.int64))
     df.insert(0, "lat", lat)
     df.insert(0, "lon", lon)
@@ -179,8 +238,10 @@ def cell_hotspots(cell_ids: np.ndarray, exposure: pd.Series,
 
 
 def ward_hotspots(ward_of_incident: np.ndarray, wards: gpd.GeoDataFrame, exposure: pd.Series,
-                  min_exposure_h: float = MIN_EXPOSURE_H) -> pd.DataFrame:
-    """Gi* per watched ward, neighbours by shared boundary (queen contiguity)."""
+                  min_exposure_h: float = MIN_EXPOSURE_H,
+                  min_incidents: int = FEW_INCIDENTS) -> pd.DataFrame:
+    """Gi* per watched ward, neighbours by shared boundary (queen contiguity); not tested
+    when watched wards hold fewer than ``min_incidents``."""
     counts = pd.Series([w for w in ward_of_incident if w is not None], dtype=object).value_counts()
     df = _rates(counts.reindex(wards["id"]).fillna(0), exposure.reindex(wards["id"]),
                 min_exposure_h)
@@ -189,7 +250,7 @@ def ward_hotspots(ward_of_incident: np.ndarray, wards: gpd.GeoDataFrame, exposur
     tested = df[df["rate"].notna()].index.to_list()
     z = pd.Series(np.nan, index=df.index)
     p = pd.Series(np.nan, index=df.index)
-    if tested:
+    if tested and df.loc[tested, "n"].sum() >= min_incidents:
         geoms = utm.geometry.loc[tested].buffer(1.0).to_numpy()  # touch despite rounding
         tree = shapely.STRtree(geoms)
         neighbours = [tree.query(g, predicate="intersects") for g in geoms]
@@ -197,7 +258,7 @@ def ward_hotspots(ward_of_incident: np.ndarray, wards: gpd.GeoDataFrame, exposur
         z.loc[tested], p.loc[tested] = tz, tp
     df["z"], df["p"] = z.to_numpy(), p.to_numpy()
     df["q"] = _q_values(df["p"].to_numpy())
-    df["category"] = categorise(df["z"].to_numpy(), df["p"].to_numpy())
+    df["category"] = categorise(df["z"].to_numpy(), df["p"].to_numpy(), df["n"].to_numpy())
     df.insert(0, "name", wards.set_index("id")["name"].reindex(df.index).to_numpy())
     return df.reset_index().sort_values(["z", "n"], ascending=False, na_position="last")
 
@@ -251,4 +312,5 @@ def analyse(incidents: dict[str, np.ndarray], cameras: Sequence[dict],
     profile = time_profile(incidents["ts"])
     step("done", 1.0)
     return HotspotResult(since, until, cells, ward_df, profile, int(len(cell_ids)), unwatched,
-                         assumed)
+                         assumed, camera_hours=float(sum(h for _, _, h in exposure)),
+                         min_exposure_h=min_exposure_h)

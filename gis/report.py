@@ -29,6 +29,8 @@ from folium.plugins import HeatMap
 from gis import grid
 from gis.coverage import coverage_union
 from gis.hotspots import HotspotResult
+from gis.report_text import (CATEGORIES, category_label, check_lang, local_time, number, say,
+                             utc_offset, weekdays, zone_kind_label)
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +46,6 @@ _BUNDLED = {
 _ASSET = re.compile(
     r'<script[^>]*\bsrc="(?P<js>https?://[^"]+)"[^>]*>\s*</script>'
     r'|<link[^>]*\bhref="(?P<css>https?://[^"]+)"[^>]*/?>')
-
-CATEGORY_COLOURS = {"hot-99": "#b2182b", "hot-95": "#ef8a62", "hot-90": "#fddbc7",
-                    "cold-90": "#d1e5f0", "cold-95": "#67a9cf", "cold-99": "#2166ac"}
-CATEGORY_LABELS = {"hot-99": "Điểm nóng 99% / hotspot 99%", "hot-95": "Điểm nóng 95%",
-                   "hot-90": "Điểm nóng 90%", "cold-90": "Điểm lạnh 90%",
-                   "cold-95": "Điểm lạnh 95%", "cold-99": "Điểm lạnh 99% / coldspot"}
-_WEEKDAYS = ["T2", "T3", "T4", "T5", "T6", "T7", "CN"]
-
 
 def _vendor(name: str) -> bytes:
     return (resources.files("gis") / "data" / "vendor" / name).read_bytes()
@@ -87,17 +81,16 @@ def offline_html(page: str) -> str:
     return out
 
 
-def _fmt(v, digits: int = 2) -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return html.escape(str(v))
+def _esc(value) -> str:
+    """A name or label as HTML text (folium's tooltips put property values in innerHTML)."""
+    return html.escape("" if value is None else str(value), quote=True)
 
 
-def top_table(result: HotspotResult, wards: gpd.GeoDataFrame, top_n: int = 20) -> pd.DataFrame:
-    """The top-N cells by Gi* z (ties by count), with their ward: the report's table and CSV."""
-    cells = result.cells.dropna(subset=["z"]).head(top_n).copy()
+def top_table(result: HotspotResult, wards: gpd.GeoDataFrame, top_n: int = 20,
+              lang: str = "vi") -> pd.DataFrame:
+    """The top-N cells that had incidents, by Gi* z then incidents (cells too little
+    watched to test come last, by incidents), with their ward: the report's table and CSV."""
+    cells = result.cells[result.cells["n"] > 0].head(top_n).copy()
     if len(cells) and len(wards):
         from gis.tagging import AreaIndex
         w, _ = AreaIndex.from_frames(wards).tag(cells["lon"].to_numpy(), cells["lat"].to_numpy())
@@ -108,31 +101,36 @@ def top_table(result: HotspotResult, wards: gpd.GeoDataFrame, top_n: int = 20) -
         cells["ward_id"] = None
         cells["ward_name"] = ""
     cells.insert(0, "rank", np.arange(1, len(cells) + 1))
+    cells["category_label"] = [category_label(c if np.isfinite(z) else "", lang)
+                               for c, z in zip(cells["category"], cells["z"])]
     cols = ["rank", "cell_id", "ward_id", "ward_name", "lon", "lat", "n", "exposure_h", "rate",
-            "z", "p", "q", "category"]
+            "z", "p", "q", "category", "category_label"]
     return cells[cols].reset_index(drop=True)
 
 
-def _table_html(df: pd.DataFrame) -> str:
-    head = ("<tr><th>#</th><th>Ô lưới / cell</th><th>Phường / ward</th><th>Vị trí</th>"
-            "<th>Sự việc</th><th>Giờ quan sát</th><th>Sự việc/giờ</th><th>z (Gi*)</th>"
-            "<th>p</th><th>q (BH)</th><th>Mức</th></tr>")
+def _table_html(df: pd.DataFrame, lang: str) -> str:
+    if not len(df):
+        return f"<p id='top-empty' class='note'>{say('top.empty', lang)}</p>"
+    cols = ("rank", "cell", "ward", "where", "n", "hours", "rate", "z", "p", "q", "level")
+    head = "<tr>" + "".join(f"<th>{say('col.' + c, lang)}</th>" for c in cols) + "</tr>"
     rows = []
     for r in df.itertuples(index=False):
-        colour = CATEGORY_COLOURS.get(r.category, "#fff")
+        colour = CATEGORIES[r.category][0] if r.category in CATEGORIES else None
+        level = f" style='background:{colour}'" if colour else ""
         rows.append(
-            f"<tr><td>{r.rank}</td><td>{r.cell_id}</td><td>{_fmt(r.ward_name)}</td>"
-            f"<td>{r.lat:.5f}, {r.lon:.5f}</td><td>{r.n}</td><td>{_fmt(r.exposure_h, 1)}</td>"
-            f"<td>{_fmt(r.rate, 3)}</td><td>{_fmt(r.z)}</td><td>{_fmt(r.p, 4)}</td>"
-            f"<td>{_fmt(r.q, 4)}</td><td style='background:{colour}'>{_fmt(r.category)}</td></tr>")
+            f"<tr><td>{r.rank}</td><td>{r.cell_id}</td><td>{_esc(r.ward_name)}</td>"
+            f"<td>{r.lat:.5f}, {r.lon:.5f}</td><td>{number(r.n, lang)}</td>"
+            f"<td>{number(r.exposure_h, lang, 1)}</td><td>{number(r.rate, lang, 3)}</td>"
+            f"<td>{number(r.z, lang, 2)}</td><td>{number(r.p, lang, 4)}</td>"
+            f"<td>{number(r.q, lang, 4)}</td><td{level}>{_esc(r.category_label)}</td></tr>")
     return f"<table id='top-table' class='vigil'>{head}{''.join(rows)}</table>"
 
 
-def _profile_html(profile: np.ndarray) -> str:
+def _profile_html(profile: np.ndarray, lang: str) -> str:
     peak = max(int(profile.max()), 1)
     head = "<tr><th></th>" + "".join(f"<th>{h}</th>" for h in range(24)) + "</tr>"
     rows = []
-    for d, day in enumerate(_WEEKDAYS):
+    for d, day in enumerate(weekdays(lang)):
         cells = "".join(
             f"<td style='background:rgba(178,24,43,{v / peak:.2f})'>{v or ''}</td>"
             for v in profile[d].tolist())
@@ -140,24 +138,48 @@ def _profile_html(profile: np.ndarray) -> str:
     return f"<table id='profile' class='vigil profile'>{head}{''.join(rows)}</table>"
 
 
-def _header_html(result: HotspotResult, title: str, filters: str, n_cams: int) -> str:
-    hot = int(result.cells["category"].astype(str).str.startswith("hot").sum())
-    assumed = (f"<p class='note'>{len(result.assumed_full_time)} camera không có nhịp tim "
-               "(heartbeat) trong kỳ: coi như quan sát cả kỳ / cameras without heartbeats are "
-               "assumed to have watched the whole period.</p>") if result.assumed_full_time else ""
+def _scope(wards: gpd.GeoDataFrame, ward_id: str | None, kind_labels: Sequence[str],
+           lang: str) -> str:
+    if ward_id:
+        names = dict(zip(wards["id"], wards["name"])) if len(wards) else {}
+        where = say("ward", lang, name=names.get(ward_id, ward_id))
+    else:
+        where = say("all_areas", lang)
+    kinds = (say("kinds", lang, names=", ".join(kind_labels)) if kind_labels
+             else say("all_kinds", lang))
+    return f"{where} · {kinds}"
+
+
+def _no_hotspot_html(result: HotspotResult, lang: str) -> str:
+    reason = result.no_hotspot_reason()
+    if reason is None:
+        return ""
+    code, numbers = reason
+    return (f"<p id='no-hotspots' class='none'><b>{say('none', lang)}</b> "
+            f"<span id='no-hotspots-why' data-reason='{code}'>{say('why.' + code, lang, **numbers)}"
+            "</span></p>")
+
+
+def _header_html(result: HotspotResult, lang: str, tz: str, scope: str, n_cams: int) -> str:
+    notes = [say("method", lang, cell=grid.CELL_SIZE_M)]
+    if result.n_unwatched:
+        notes.append(say("unwatched", lang, n=result.n_unwatched))
+    if result.assumed_full_time:
+        notes.append(say("assumed", lang, n=len(result.assumed_full_time)))
+    note_html = "".join(f"<p class='note'>{n}</p>" for n in notes)
+    zone = f"{say('local_time', lang)}, {utc_offset(result.since, tz)}"
     return f"""
 <header class="vigil">
-  <h1>{html.escape(title)}</h1>
-  <p>Kỳ / period: <b>{result.since:%Y-%m-%d %H:%M}</b> → <b>{result.until:%Y-%m-%d %H:%M}</b>
-     (UTC) · {html.escape(filters)} · {result.n_incidents} sự việc / incidents ·
-     {n_cams} camera · <b id="hot-count">{hot}</b> ô điểm nóng / hotspot cells</p>
-  <p class="note">Tỷ lệ = sự việc trên mỗi giờ camera thực sự quan sát (Getis-Ord Gi*, ô
-     {grid.CELL_SIZE_M} m, láng giềng 3×3) / rate = incidents per watched camera-hour.
-     {result.n_unwatched} sự việc nằm ngoài vùng quan sát / outside watched cells.</p>
-  <p class="note approx">Ranh giới phường là <b>XẤP XỈ</b> (Voronoi từ tâm phường) trừ khi đã
-     nhập dữ liệu chính thức / ward boundaries are APPROXIMATE unless official data was
-     imported.</p>
-  {assumed}
+  <h1>{say('title', lang)}</h1>
+  <p id="period">{say('period', lang)}: <b>{local_time(result.since, tz, lang)}</b> →
+     <b>{local_time(result.until, tz, lang)}</b> ({zone}) · {scope}</p>
+  <p id="counts">{say('counts', lang, incidents=result.n_incidents, cameras=n_cams,
+                      hours=round(result.camera_hours))}</p>
+  <p id="hot-summary">{say('hot_counts', lang, cells=len(result.hot_cells()),
+                           wards=len(result.hot_wards()))}</p>
+  {_no_hotspot_html(result, lang)}
+  {note_html}
+  <p class="note approx">{say('approx', lang)}</p>
 </header>"""
 
 
@@ -166,6 +188,7 @@ body { font-family: "Noto Sans", "DejaVu Sans", sans-serif; margin: 0; }
 header.vigil, section.vigil { padding: 0.5em 1em; }
 header.vigil h1 { font-size: 1.4em; margin: 0.2em 0; }
 .note { color: #444; font-size: 0.9em; margin: 0.2em 0; }
+.none { background: #fff4d6; border-left: 4px solid #c98a00; padding: 0.3em 0.6em; }
 .approx { color: #8a4b00; }
 table.vigil { border-collapse: collapse; font-size: 0.85em; }
 table.vigil td, table.vigil th { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
@@ -175,25 +198,94 @@ table.profile td { min-width: 1.6em; }
 </style>"""
 
 
-def _legend_html(has_rate: bool) -> str:
-    items = "".join(f"<div><i style='background:{c}'></i>{CATEGORY_LABELS[k]}</div>"
-                    for k, c in CATEGORY_COLOURS.items())
+def _legend_html(shown: set[str], lang: str) -> str:
+    items = "".join(f"<div data-category='{k}'><i style='background:{c[0]}'></i>"
+                    f"{category_label(k, lang)}</div>"
+                    for k, c in CATEGORIES.items() if k in shown)
+    if not items:
+        items = f"<div id='legend-none'>{say('legend.none', lang)}</div>"
     return f"""
 <div id="vigil-legend" class="legend leaflet-control" style="position:absolute; bottom:24px;
   right:10px; z-index:1000;">
-  <b>Chú giải / legend</b>{items}
-  <div><i style='background:#3182bd; opacity:.35'></i>Vùng camera thấy / camera coverage</div>
-  <div><i style='border:2px dashed #555'></i>Phường — ranh giới XẤP XỈ / wards — approximate
-  {'(màu: sự việc/giờ quan sát)' if has_rate else ''}</div>
+  <b>{say('legend', lang)}</b>{items}
+  <div><i style='background:#3182bd; opacity:.35'></i>{say('legend.coverage', lang)}</div>
+  <div><i style='border:2px dashed #555'></i>{say('legend.wards', lang)}</div>
 </div>"""
+
+
+def _tooltip(fields: Sequence[str], keys: Sequence[str], lang: str) -> folium.GeoJsonTooltip:
+    return folium.GeoJsonTooltip(list(fields), aliases=[say(k, lang) for k in keys])
+
+
+def _ward_layer(m: folium.Map, result: HotspotResult, wards: gpd.GeoDataFrame,
+                lang: str) -> None:
+    stats = result.wards.set_index("ward_id") if len(result.wards) else pd.DataFrame()
+    feats = []
+    for rec in wards.itertuples(index=False):
+        r = stats.loc[rec.id] if rec.id in stats.index else None
+        tested = r is not None and np.isfinite(r["z"])
+        category = str(r["category"]) if tested else ""
+        feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(rec.geometry),
+                      "properties": {
+                          "name": _esc(rec.name),
+                          "n": number(int(r["n"]) if r is not None else 0, lang),
+                          "rate": number(float(r["rate"]) if r is not None else None, lang, 4),
+                          "z": number(float(r["z"]) if tested else None, lang, 2),
+                          "level": _esc(category_label(category, lang)),
+                          "fill": CATEGORIES[category][0] if category in CATEGORIES else None,
+                          "boundary": say("approximate" if rec.approximate else "official",
+                                          lang)}})
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": feats}, name=say("layer.wards", lang),
+        style_function=lambda f: {"color": "#555", "weight": 1, "dashArray": "4 3",
+                                  "fillColor": f["properties"]["fill"] or "#ffffff",
+                                  "fillOpacity": 0.45 if f["properties"]["fill"] else 0.0},
+        tooltip=_tooltip(["name", "n", "rate", "z", "level", "boundary"],
+                         ["tip.ward", "tip.incidents", "tip.rate", "tip.z", "tip.level",
+                          "tip.boundary"], lang),
+    ).add_to(m)
+
+
+def _zone_layer(m: folium.Map, zones: gpd.GeoDataFrame, lang: str) -> None:
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": shapely.geometry.mapping(z.geometry),
+             "properties": {"name": _esc(z.name), "kind": _esc(zone_kind_label(z.kind, lang))}}
+            for z in zones.itertuples(index=False)]},
+        name=say("layer.zones", lang), show=False,
+        style_function=lambda f: {"color": "#6a3d9a", "weight": 2, "fillOpacity": 0.05},
+        tooltip=_tooltip(["name", "kind"], ["tip.zone", "tip.kind"], lang),
+    ).add_to(m)
+
+
+def _cell_layer(m: folium.Map, sig: pd.DataFrame, lang: str) -> None:
+    polys = grid.cell_polygons(sig["cell_id"].to_numpy(dtype=np.int64))
+    feats = [{"type": "Feature", "geometry": shapely.geometry.mapping(poly),
+              "properties": {"level": _esc(category_label(c, lang)), "n": number(int(n), lang),
+                             "z": number(float(z), lang, 2), "p": number(float(pv), lang, 4),
+                             "colour": CATEGORIES[c][0]}}
+             for poly, c, n, z, pv in zip(polys, sig["category"], sig["n"], sig["z"], sig["p"])]
+    folium.GeoJson(
+        {"type": "FeatureCollection", "features": feats}, name=say("layer.cells", lang),
+        style_function=lambda f: {"color": f["properties"]["colour"], "weight": 1,
+                                  "fillColor": f["properties"]["colour"], "fillOpacity": 0.7},
+        tooltip=_tooltip(["level", "n", "z", "p"],
+                         ["tip.level", "tip.incidents", "tip.z", "tip.p"], lang),
+    ).add_to(m)
 
 
 def build_report(result: HotspotResult, wards: gpd.GeoDataFrame, fovs: Sequence,
                  incidents: dict[str, np.ndarray], *, zones: gpd.GeoDataFrame | None = None,
-                 title: str = "Báo cáo điểm nóng / Hotspot report", filters: str = "",
-                 top_n: int = 20, progress: Progress | None = None
-                 ) -> tuple[str, pd.DataFrame]:
-    """The report's HTML (offline) and its top-N table."""
+                 lang: str = "vi", tz: str = "Asia/Ho_Chi_Minh", ward_id: str | None = None,
+                 kind_labels: Sequence[str] = (), top_n: int = 20,
+                 progress: Progress | None = None) -> tuple[str, pd.DataFrame]:
+    """The report's HTML (offline, in ``lang``, times in ``tz``) and its top-N table.
+
+    ``ward_id`` and ``kind_labels`` (the event kinds in words) describe the filters the
+    incidents were read with. Only significant cells and wards are coloured; every name
+    is HTML-escaped.
+    """
+    check_lang(lang)
     step = progress or (lambda _m, _f: None)
     lon, lat = np.asarray(incidents["lon"], float), np.asarray(incidents["lat"], float)
     if len(wards):
@@ -206,91 +298,42 @@ def build_report(result: HotspotResult, wards: gpd.GeoDataFrame, fovs: Sequence,
                    tiles=None, height="70vh", control_scale=True)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
 
-    step("ward choropleth", 0.1)
-    ward_rates = result.wards.set_index("ward_id") if len(result.wards) else pd.DataFrame()
+    step("wards", 0.1)
     if len(wards):
-        wmax = float(np.nanmax(ward_rates["rate"])) if len(ward_rates) and \
-            np.isfinite(ward_rates["rate"]).any() else 0.0
-        feats = []
-        for rec in wards.itertuples(index=False):
-            r = ward_rates.loc[rec.id] if rec.id in ward_rates.index else None
-            rate = float(r["rate"]) if r is not None and np.isfinite(r["rate"]) else None
-            feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(rec.geometry),
-                          "properties": {
-                              "name": rec.name, "id": rec.id,
-                              "n": int(r["n"]) if r is not None else 0,
-                              "rate": round(rate, 4) if rate is not None else None,
-                              "z": round(float(r["z"]), 2) if r is not None and
-                              np.isfinite(r["z"]) else None,
-                              "fill": min(rate / wmax, 1.0) if rate and wmax > 0 else 0.0,
-                              "approximate": "xấp xỉ / approximate" if rec.approximate
-                              else "chính thức / official"}})
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": feats},
-            name="Phường (xấp xỉ) / wards (approximate)",
-            style_function=lambda f: {"color": "#555", "weight": 1, "dashArray": "4 3",
-                                      "fillColor": "#e6550d",
-                                      "fillOpacity": 0.05 + 0.55 * f["properties"]["fill"]},
-            tooltip=folium.GeoJsonTooltip(["name", "n", "rate", "z", "approximate"],
-                                          aliases=["Phường", "Sự việc", "Sự việc/giờ", "Gi* z",
-                                                   "Ranh giới"]),
-        ).add_to(m)
-
+        _ward_layer(m, result, wards, lang)
     step("coverage", 0.3)
     if fovs:
-        cov = coverage_union(list(fovs))
-        folium.GeoJson(shapely.geometry.mapping(cov), name="Vùng camera thấy / coverage",
+        folium.GeoJson(shapely.geometry.mapping(coverage_union(list(fovs))),
+                       name=say("layer.coverage", lang),
                        style_function=lambda f: {"color": "#3182bd", "weight": 0.5,
                                                  "fillColor": "#3182bd", "fillOpacity": 0.3},
                        ).add_to(m)
-
     if zones is not None and len(zones):
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": [
-                {"type": "Feature", "geometry": shapely.geometry.mapping(z.geometry),
-                 "properties": {"name": z.name, "kind": z.kind}}
-                for z in zones.itertuples(index=False)]},
-            name="Khu vực trọng điểm / zones", show=False,
-            style_function=lambda f: {"color": "#6a3d9a", "weight": 2, "fillOpacity": 0.05},
-            tooltip=folium.GeoJsonTooltip(["name", "kind"], aliases=["Khu vực", "Loại"]),
-        ).add_to(m)
-
+        _zone_layer(m, zones, lang)
     step("incident heatmap", 0.5)
     if len(lon):
-        pts = np.column_stack([lat, lon])
-        HeatMap(pts.round(6).tolist(), name="Mật độ sự việc / incident heatmap", radius=14,
-                blur=18, min_opacity=0.3).add_to(m)
-
+        # raw density is not a finding (it mostly shows where cameras are): off at first
+        HeatMap(np.column_stack([lat, lon]).round(6).tolist(), name=say("layer.heat", lang),
+                radius=14, blur=18, min_opacity=0.3, show=False).add_to(m)
     step("hotspot cells", 0.7)
-    sig = result.cells[result.cells["category"].isin(list(CATEGORY_COLOURS))]
+    sig = result.cells[result.cells["category"].isin(list(CATEGORIES))]
     if len(sig):
-        polys = grid.cell_polygons(sig["cell_id"].to_numpy(dtype=np.int64))
-        feats = [{"type": "Feature", "geometry": shapely.geometry.mapping(poly),
-                  "properties": {"category": c, "n": int(n), "z": round(float(z), 2),
-                                 "p": float(f"{pv:.3g}"), "colour": CATEGORY_COLOURS[c]}}
-                 for poly, c, n, z, pv in zip(polys, sig["category"], sig["n"], sig["z"],
-                                              sig["p"])]
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": feats},
-            name="Điểm nóng (Gi*) / significant hotspots",
-            style_function=lambda f: {"color": f["properties"]["colour"], "weight": 1,
-                                      "fillColor": f["properties"]["colour"],
-                                      "fillOpacity": 0.7},
-            tooltip=folium.GeoJsonTooltip(["category", "n", "z", "p"],
-                                          aliases=["Mức", "Sự việc", "z", "p"]),
-        ).add_to(m)
+        _cell_layer(m, sig, lang)
     folium.LayerControl(collapsed=False).add_to(m)
-    m.get_root().html.add_child(folium.Element(_legend_html(len(ward_rates) > 0)))
+    shown = set(sig["category"]) | (set(result.wards["category"]) if len(result.wards)
+                                    else set())
+    m.get_root().html.add_child(folium.Element(_legend_html(shown, lang)))
 
     step("tables", 0.85)
-    table = top_table(result, wards, top_n)
-    body = (_header_html(result, title, filters or "tất cả / all", len(fovs)))
-    tail = (f"<section class='vigil'><h2>Top {len(table)} ô điểm nóng / top cells</h2>"
-            f"{_table_html(table)}</section>"
-            f"<section class='vigil'><h2>Theo giờ trong tuần (giờ Việt Nam) / "
-            f"time of day × day of week</h2>{_profile_html(result.profile)}</section>")
+    table = top_table(result, wards, top_n, lang)
+    body = _header_html(result, lang, tz, _scope(wards, ward_id, kind_labels, lang), len(fovs))
+    top_title = say("top.title", lang, n=len(table)) if len(table) else ""
+    tail = (f"<section class='vigil'><h2>{top_title}</h2>{_table_html(table, lang)}</section>"
+            f"<section class='vigil'><h2>{say('profile', lang)}</h2>"
+            f"{_profile_html(result.profile, lang)}</section>")
     page = m.get_root().render()
-    page = page.replace("</head>", _STYLE + "</head>", 1)
+    page = page.replace("<html>", f'<html lang="{lang}">', 1)
+    page = page.replace("</head>", f"<title>{say('title', lang)}</title>{_STYLE}</head>", 1)
     page = page.replace("<body>", "<body>" + body, 1)
     page = page.replace("</body>", tail + "</body>", 1)
     step("offline bundle", 0.95)
@@ -299,11 +342,9 @@ def build_report(result: HotspotResult, wards: gpd.GeoDataFrame, fovs: Sequence,
     return page, table
 
 
-def write_report(path: str | Path, page: str, table: pd.DataFrame) -> tuple[Path, Path]:
-    """Write the HTML and the CSV of its table beside it (same stem, .csv)."""
+def write_report(path: str | Path, page: str) -> Path:
+    """Write the report's HTML (its table's CSV is written by the caller's CSV writer)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
-    csv = path.with_suffix(".csv")
-    table.to_csv(csv, index=False, encoding="utf-8-sig")  # BOM: Excel reads Vietnamese
-    return path, csv
+    return path

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
 from gis.boundaries import PROVINCES, LayerError, load_shipped, read_layer
 from store import area_plan, areas
 from store.db import connect, open_database
+from store.model import EVENT_KINDS
 from store.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -138,23 +140,26 @@ def report_group() -> None:
     """Reports for planners."""
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+_TIMES = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
 
 
 @report_group.command("hotspots")
-@click.option("--from", "since", required=True, type=click.DateTime(
-    ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]), help="Start (UTC), inclusive.")
-@click.option("--to", "until", required=True, type=click.DateTime(
-    ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]), help="End (UTC), exclusive.")
+@click.option("--from", "since", required=True, type=click.DateTime(_TIMES),
+              help="Start, inclusive, in the display time zone (Asia/Ho_Chi_Minh).")
+@click.option("--to", "until", required=True, type=click.DateTime(_TIMES),
+              help="End, exclusive, in the display time zone (Asia/Ho_Chi_Minh).")
 @click.option("--ward", "ward_id", help="Only incidents in this ward (id).")
-@click.option("--kind", "kinds", multiple=True, help="Event kind(s); default all alert kinds.")
-@click.option("--top", "top_n", default=20, show_default=True, help="Rows in the top table.")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(sorted(EVENT_KINDS)),
+              help="Event kind(s); default all alert kinds.")
+@click.option("--top", "top_n", default=20, show_default=True,
+              type=click.IntRange(1, 1000), help="Rows in the top table.")
+@click.option("--lang", type=click.Choice(["vi", "en"]),
+              help="Language of the report (default: the locale setting, vi).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The HTML report; a CSV of its table is written beside it.")
 @click.pass_obj
 def report_hotspots(settings: Settings, since: datetime, until: datetime, ward_id: str | None,
-                    kinds: tuple[str, ...], top_n: int, out: Path) -> None:
+                    kinds: tuple[str, ...], top_n: int, lang: str | None, out: Path) -> None:
     """Standalone hotspot report (opens with no network) for a period."""
     import geopandas as gpd
     import shapely
@@ -162,8 +167,12 @@ def report_hotspots(settings: Settings, since: datetime, until: datetime, ward_i
     from gis.coverage import camera_fovs
     from gis.hotspots import analyse
     from gis.report import build_report, write_report
+    from webapp.api.export import write_csv
+    from webapp.names import kind_label
 
-    since, until = _utc(since), _utc(until)
+    lang = lang or settings.locale
+    zone = ZoneInfo(settings.timezone)
+    since, until = since.replace(tzinfo=zone), until.replace(tzinfo=zone)
     if until <= since:
         raise click.BadParameter("--to must be after --from")
 
@@ -171,9 +180,6 @@ def report_hotspots(settings: Settings, since: datetime, until: datetime, ward_i
         click.echo(f"[{frac * 100:5.1f}%] {msg}", err=True)
 
     with open_database(settings) as url, connect(url) as conn:
-        problem = areas.unknown_wards(conn, [ward_id]) if ward_id else None
-        if problem:
-            raise click.ClickException(problem)
         progress("reading events", 0.0)
         incidents = areas.incident_points(conn, since, until, kinds, ward_id)
         cameras = [c for c in areas.camera_records(conn) if c["enabled"]]
@@ -186,19 +192,20 @@ def report_hotspots(settings: Settings, since: datetime, until: datetime, ward_i
     if ward_id:
         wards = wards[wards["id"] == ward_id]
         if not len(wards):
-            raise click.ClickException(f"no ward {ward_id!r} in the store")
+            raise click.ClickException(f"--ward {ward_id!r}: no such ward in the store "
+                                       "(the ids are those of /api/v1/wards)")
         area = wards.geometry.iloc[0]
         cameras = [c for c in cameras if c["ward_id"] == ward_id
                    or area.intersects(shapely.Point(c["lon"], c["lat"]))]
     stage = lambda m, f: progress(m, 0.05 + 0.45 * f)  # noqa: E731
     result = analyse(incidents, cameras, hours, wards, since, until, progress=stage)
-    fovs = camera_fovs(cameras)
-    filters = ", ".join(filter(None, [f"phường {ward_id}" if ward_id else "",
-                                      ("loại " + ", ".join(kinds)) if kinds else ""]))
-    page, table = build_report(result, wards, fovs, incidents, zones=zones, filters=filters,
-                               top_n=top_n,
+    page, table = build_report(result, wards, camera_fovs(cameras), incidents, zones=zones,
+                               lang=lang, tz=settings.timezone, ward_id=ward_id,
+                               kind_labels=[kind_label(k, lang) for k in kinds], top_n=top_n,
                                progress=lambda m, f: progress(m, 0.5 + 0.5 * f))
-    html_path, csv_path = write_report(out, page, table)
+    html_path = write_report(out, page)
+    csv_path = write_csv(out.with_suffix(".csv"), list(table.columns),
+                         table.itertuples(index=False))
     click.echo(f"wrote {html_path} and {csv_path}")
 
 

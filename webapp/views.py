@@ -193,6 +193,7 @@ def hotspot_report() -> Response:
     from gis.coverage import camera_fovs
     from gis.hotspots import analyse
     from gis.report import build_report
+    from webapp.names import kind_label
     from store.areas import (camera_records, incident_points, watched_hours, wards_geojson,
                              zones_geojson)
     from webapp.db import get_db
@@ -223,8 +224,10 @@ def hotspot_report() -> Response:
     elif principal is not None and principal.wards is not None:
         wards = wards[wards["id"].isin(sorted(principal.wards))]
     result = analyse(incidents, cameras, hours, wards, since, until)
+    lang = current_locale()
     page, _table = build_report(result, wards, camera_fovs(cameras), incidents, zones=zones,
-                                filters=", ".join(filter(None, [ward or "", ", ".join(kinds)])))
+                                lang=lang, tz=str(LOCAL_TZ), ward_id=ward,
+                                kind_labels=[kind_label(k, lang) for k in kinds])
     log.info("hotspot report %s..%s (%s incidents) for %s", first, last,
              len(incidents["ts"]), principal.name if principal else "?")
     audit("export", "hotspot report", detail={"from": str(first), "to": str(last),

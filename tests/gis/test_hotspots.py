@@ -136,3 +136,62 @@ def test_analyse_end_to_end_with_fov_cameras():
     top = res.cells.iloc[0]
     assert top.n == 40
     assert res.wards.iloc[0].n == len(lon)
+
+
+def _result(cell_ids, exposure, camera_hours=None):
+    from gis.hotspots import HotspotResult
+    cells = cell_hotspots(np.asarray(cell_ids, dtype=np.int64), exposure)
+    unwatched = int(cells.loc[cells["rate"].isna(), "n"].sum())
+    hours = float(exposure.sum()) if camera_hours is None else camera_hours
+    return HotspotResult(datetime(2026, 11, 16, tzinfo=timezone.utc),
+                         datetime(2026, 11, 23, tzinfo=timezone.utc), cells,
+                         __import__("pandas").DataFrame(), np.zeros((7, 24)), len(cell_ids),
+                         unwatched, camera_hours=hours)
+
+
+@pytest.mark.parametrize("case, reason", [
+    ("hot", None),
+    ("no_incidents", "no_incidents"),
+    ("no_camera_hours", "no_camera_hours"),
+    ("two_cells", "few_cells"),
+    ("uniform", "uniform"),
+    ("few_incidents", "few_incidents"),
+    ("spread", "not_clustered"),
+])
+def test_a_result_without_hotspots_says_why(case, reason):
+    side = 10
+    exp = cell_exposure(_grid_exposure(side, lambda i, j: 100.0))
+    if case == "hot":
+        counts = lambda i, j: 30 if _cluster(i, j) else 5 + (i * j) % 3  # noqa: E731
+    elif case in ("no_incidents", "no_camera_hours"):
+        counts = lambda i, j: 0  # noqa: E731
+    elif case == "two_cells":
+        exp = cell_exposure(_grid_exposure(2, lambda i, j: 100.0 if i == 0 else 0.1))
+        counts = lambda i, j: 4  # noqa: E731
+    elif case == "uniform":
+        counts = lambda i, j: 5  # noqa: E731
+    elif case == "few_incidents":
+        counts = lambda i, j: 1 if (i, j) in ((1, 1), (5, 7), (8, 2)) else 0  # noqa: E731
+    else:  # plenty of incidents, spread like noise (a checkerboard is no cluster)
+        counts = lambda i, j: 4 + (i + j) % 2  # noqa: E731
+    result = _result(_incidents(side, counts), exp,
+                     camera_hours=0.0 if case == "no_camera_hours" else None)
+    if case == "no_camera_hours":
+        result.n_incidents = 3
+    got = result.no_hotspot_reason()
+    assert (got and got[0]) == reason, got
+    assert (len(result.hot_cells()) > 0) == (reason is None)
+    if reason == "few_cells":
+        assert got[1]["tested_cells"] == 2 and got[1]["min_cells"] == 3
+
+
+def test_a_cell_without_incidents_is_never_a_hotspot():
+    # (3, 4) touches the busy 2×2 block, so its Gi* is high, but nothing happened there
+    side = 10
+    exp = cell_exposure(_grid_exposure(side, lambda i, j: 100.0))
+    counts = lambda i, j: 60 if _cluster(i, j) else (0 if (i, j) == (3, 4) else 3)  # noqa: E731
+    df = cell_hotspots(_incidents(side, counts), exp).set_index("cell_id")
+    empty = int(grid.pack(np.array([C0 + 3]), np.array([R0 + 4]))[0])
+    assert df.loc[empty, "z"] > 1.65 and df.loc[empty, "n"] == 0
+    assert df.loc[empty, "category"] == "ns"
+    assert (df.loc[df.category.str.startswith("hot"), "n"] > 0).all()

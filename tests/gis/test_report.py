@@ -11,10 +11,15 @@ from click.testing import CliRunner
 from gis import grid
 from gis.boundaries import load_shipped
 from gis.report import offline_html
+from gis.report_text import CATEGORIES
 from store import areas
 from webapp.gis_cli import gis_group, report_group
 
 T0 = datetime(2026, 11, 16, tzinfo=timezone.utc)  # a Monday
+CATEGORIES_BY_COLOUR = {colour: code for code, (colour, _vi, _en) in CATEGORIES.items()}
+#: every filled shape of the map but the camera coverage (blue)
+PAINTED = (".leaflet-overlay-pane path:not([fill='#3182bd']):not([fill-opacity='0'])"
+           ":not([fill='none'])")
 
 
 def _seed(conn):
@@ -115,21 +120,40 @@ def test_report_opens_offline_in_chromium(conn, settings, tmp_path, browser):
     pg.wait_for_selector(".leaflet-container")
     pg.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane path').length > 40")
     n_paths = pg.eval_on_selector_all(".leaflet-overlay-pane path", "els => els.length")
+    # raw incident density is not a finding: its layer is off until a planner turns it on
+    heat_off = pg.eval_on_selector_all("canvas.leaflet-heatmap-layer", "els => els.length")
+    pg.click(".leaflet-control-layers-overlays label:has-text('Mật độ') input")
     heat = pg.eval_on_selector_all("canvas.leaflet-heatmap-layer", "els => els.length")
     labels = pg.eval_on_selector_all(".leaflet-control-layers-overlays label",
                                      "els => els.map(e => e.textContent.trim())")
     legend = pg.inner_text("#vigil-legend")
+    legend_categories = pg.eval_on_selector_all("#vigil-legend [data-category]",
+                                                "els => els.map(e => e.dataset.category)")
     top_rows = pg.eval_on_selector_all("#top-table tr", "els => els.length")
+    top_n = pg.eval_on_selector_all("#top-table tr td:nth-child(5)",
+                                    "els => els.map(e => Number(e.textContent))")
     hot = int(pg.inner_text("#hot-count"))
+    header = pg.inner_text("header.vigil")
+    fills = set(pg.eval_on_selector_all(PAINTED, "els => els.map(e => e.getAttribute('fill'))"))
     shots = Path(__file__).resolve().parents[2] / "test-artifacts" / "gis"
     shots.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(shots / "report.png"), full_page=True)
     ctx.close()
     assert blocked == [] and errors == []
     assert n_paths >= 47  # 47 wards + coverage + hotspot cells
-    assert heat == 1
-    assert any("xấp xỉ" in t for t in labels) and any("Điểm nóng" in t for t in labels)
-    assert any("coverage" in t for t in labels)
-    assert "XẤP XỈ" in legend
-    assert top_rows == 21 and hot >= 1
+    assert heat_off == 0 and heat == 1
+    assert any("xấp xỉ" in t for t in labels) and any("điểm nóng" in t for t in labels)
+    assert any("Vùng camera thấy" in t for t in labels)
+    assert "xấp xỉ" in legend and "XẤP XỈ" in header
+    # header, table, legend and colours agree
+    assert top_rows == 21 and hot >= 1 and hot == sum(
+        1 for row in table if row["category"].startswith("hot"))
+    assert all(v > 0 for v in top_n) and [float(r["z"]) for r in table] == sorted(
+        (float(r["z"]) for r in table), reverse=True)
+    painted = {CATEGORIES_BY_COLOUR.get(c, c) for c in fills}
+    assert painted == set(legend_categories) and "hot-99" in painted
+    assert "Không có điểm nóng" not in header
+    # times in Vietnam's time zone: --from 2026-11-16 is midnight there
+    assert "16/11/2026 00:00" in header and "23/11/2026 00:00" in header
+    assert "giờ Việt Nam, UTC+7" in header
     assert n > 200
