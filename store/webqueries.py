@@ -8,7 +8,7 @@ GeoEvents; ward scope is a ``wards`` argument (None = every ward) applied in SQL
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
@@ -93,8 +93,8 @@ class EventFilter:
     limit: int = 200
 
 
-def event_page(conn: psycopg.Connection, f: EventFilter) -> list[tuple[GeoEvent, dict | None]]:
-    """Events newest first (by id), at most ``limit``, with their alert state if any."""
+def _event_where(f: EventFilter) -> tuple[sql.Composable, list[Any]]:
+    """The filter as a WHERE clause over ``events e LEFT JOIN alert_state a``."""
     where = [sql.SQL("e.ts >= %s AND e.ts < %s")]
     params: list[Any] = [f.since, f.until]
     scope, scope_params = _scope("e.ward_id", f.wards)
@@ -117,12 +117,26 @@ def event_page(conn: psycopg.Connection, f: EventFilter) -> list[tuple[GeoEvent,
     if f.before_id is not None:
         where.append(sql.SQL("e.id < %s"))
         params.append(f.before_id)
+    return sql.SQL(" AND ").join(where), params
+
+
+def event_count(conn: psycopg.Connection, f: EventFilter) -> int:
+    """How many events match the filter (``limit`` and ``before_id`` aside)."""
+    where, params = _event_where(replace(f, before_id=None))
+    query = sql.SQL("SELECT count(*) FROM events e LEFT JOIN alert_state a "
+                    "ON a.event_id = e.id WHERE {}").format(where)
+    return int(conn.execute(query, params).fetchone()[0])
+
+
+def event_page(conn: psycopg.Connection, f: EventFilter) -> list[tuple[GeoEvent, dict | None]]:
+    """Events newest first (by id), at most ``limit``, with their alert state if any."""
+    where, params = _event_where(f)
     columns = sql.SQL(", ").join(sql.SQL("e.") + sql.Identifier(c.strip())
                                  for c in EVENT_COLUMNS.split(","))
     query = sql.SQL(
         "SELECT {}, a.status, a.assignee, a.updated_by, a.updated_at, a.note "
         "FROM events e LEFT JOIN alert_state a ON a.event_id = e.id WHERE {} "
-        "ORDER BY e.id DESC LIMIT %s").format(columns, sql.SQL(" AND ").join(where))
+        "ORDER BY e.id DESC LIMIT %s").format(columns, where)
     params.append(f.limit)
     out = []
     for row in conn.execute(query, params).fetchall():

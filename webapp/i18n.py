@@ -9,19 +9,25 @@ event-kind labels, the locale and the display time zone — and must not hard-co
 The language comes from ``?lang=vi|en`` on any page (remembered in the session; the UI's
 switch uses ``GET /i18n/switch?lang=en&next=/``), else the session, else
 ``settings.locale`` (``vi``).
+
+Server-rendered pages write instants with the ``local_time`` filter ("02/12/2026 09:15:03",
+Asia/Ho_Chi_Minh, never UTC or microseconds) and codes (roles, audit actions, outcomes,
+alert statuses) with ``label(group, code)``, in the page's language.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Blueprint, Flask, Response, current_app, redirect, request, session
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_decimal, get_locale, gettext
 
 from store.model import EVENT_KINDS
 from webapp.access import PUBLIC, allow
@@ -30,6 +36,36 @@ from webapp.errors import ApiError
 log = logging.getLogger(__name__)
 
 LOCALES = ("vi", "en")
+#: How a page writes an instant: the local day and time to the second.
+TIME_FORMAT = "%d/%m/%Y %H:%M:%S"
+#: Words for the codes a page shows (message ids of the ``messages`` catalogue).
+LABELS: dict[str, dict[str, str]] = {
+    "role": {"admin": "Administrator", "commander": "Commanding officer",
+             "operator": "Duty officer", "planner": "Planning officer",
+             "wall": "Map wall display"},
+    "outcome": {"ok": "Done", "denied": "Denied", "failed": "Failed"},
+    "status": {"new": "New", "acknowledged": "Acknowledged", "assigned": "Assigned",
+               "resolved": "Resolved"},
+    "action": {
+        "login": "Sign-in", "login.lockout": "Sign-in locked", "logout": "Sign-out",
+        "evidence.view": "Evidence viewed", "events.search": "Event search",
+        "events.export": "Event export", "export": "Hotspot report",
+        "alert.acknowledge": "Alert acknowledged", "alert.assign": "Alert assigned",
+        "alert.resolve": "Alert resolved", "camera.change": "Camera changed",
+        "user.add": "User added", "user.change": "User changed",
+        "user.disable": "User disabled", "user.enable": "User enabled",
+        "user.password": "Password changed", "token.add": "API token made",
+        "token.revoke": "API token revoked", "kiosk.rotate": "Map wall token made",
+        "kiosk.revoke": "Map wall token revoked", "plates.search": "Plate search",
+        "plates.export": "Plate export", "hotlist.list": "Hotlist viewed",
+        "hotlist.add": "Plate added to the hotlist",
+        "hotlist.remove": "Plate removed from the hotlist",
+        "watchlist.list": "Watchlist viewed", "watchlist.view": "Watchlist person viewed",
+        "watchlist.photo": "Watchlist photo viewed", "watchlist.add": "Person added",
+        "watchlist.enrol": "Person enrolled", "watchlist.remove": "Person removed",
+        "incident.verdict": "Incident judged",
+    },
+}
 CATALOGUES = Path(__file__).resolve().parent / "translations"
 babel = Babel()
 bp = Blueprint("i18n", __name__, url_prefix="/i18n")
@@ -77,6 +113,25 @@ def current_locale() -> str:
     return str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
+def local_time(value: datetime | str | None) -> str:
+    """An instant (a datetime, or ISO 8601 text) as the command centre reads it:
+    "02/12/2026 09:15:03" in the display time zone; "" for none."""
+    if value is None or value == "":
+        return ""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return when.astimezone(zone).strftime(TIME_FORMAT)
+
+
+def label(group: str, code: str | None) -> str:
+    """A code of ``group`` (role, action, outcome, status) in words of the page's
+    language; the code itself where there are none."""
+    words = LABELS.get(group, {}).get(code or "")
+    return gettext(words) if words else (code or "")
+
+
 def _select_locale() -> str:
     lang = request.args.get("lang")
     if lang in LOCALES:
@@ -114,4 +169,7 @@ def init_app(app: Flask) -> None:
     target = compile_catalogues(app.config["SETTINGS"].state_dir.resolve() / "translations")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(target)
     babel.init_app(app, locale_selector=_select_locale)
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_global(label, "label")
+    app.add_template_filter(format_decimal, "number")
     app.register_blueprint(bp)

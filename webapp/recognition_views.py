@@ -24,8 +24,7 @@ from store import watchlist as wl
 from webapp import watchlist_enrol as enrolment
 from webapp.access import Principal, allow, audit, require
 from webapp.db import get_db
-from webapp.i18n import LOCALES
-from webapp.views import page_config
+from webapp.views import lang_switch_urls, page_config
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,6 @@ ENROL_MAX_BYTES = enrolment.MAX_PHOTOS * enrolment.MAX_PHOTO_BYTES + 64 * 1024
 
 def _page(**extra: object) -> str:
     principal = require("act")
-    nxt = request.full_path.rstrip("?") if request.query_string else request.path
     conn = get_db()
     remote = request.remote_addr
     context: dict[str, object] = {
@@ -69,6 +67,7 @@ def _page(**extra: object) -> str:
             extra.setdefault("error", "bad_plate")
     if request.args.get("search") == "events":     # the ward and zone choices, then results
         context.update(_areas(principal), event_search=True, **_event_search(principal))
+    context["names"] = _names(principal, context)
     if principal.can("admin"):
         context.update(is_admin=True,
                        persons=wl.list_persons(conn, principal.name, remote,
@@ -82,13 +81,16 @@ def _page(**extra: object) -> str:
     context.setdefault("event_args", {})
     return render_template(
         "recognition.html", page=page_config("recognition"), view="recognition",
-        lang_switch={lang: url_for("i18n.switch", lang=lang, next=nxt) for lang in LOCALES},
+        lang_switch=lang_switch_urls(),
         r_=domain.gettext, categories=wl.CATEGORIES, enrolled=request.args.get("enrolled"),
         **context)
 
 
 EVENT_SEARCH_ROWS = 200
 EVENT_FILTERS = ("kind", "ward", "zone", "camera", "hours")
+#: The search form's label of each filter (a refusal names the field as the form does).
+EVENT_FIELDS = {"kind": "Kind", "ward": "Ward", "zone": "Zone", "camera": "Camera",
+                "hours": "Time window"}
 
 
 def _event_search(principal: Principal) -> dict[str, object]:
@@ -102,12 +104,19 @@ def _event_search(principal: Principal) -> dict[str, object]:
     try:
         f = event_filter(principal, EVENT_SEARCH_ROWS, None)
     except ApiError as exc:
-        return {"event_error": exc.message, "event_args": args}
-    rows = q.event_page(get_db(), f)
+        field = str(exc.details.get("parameter") or "")
+        return {"event_error": domain.gettext(
+            "%(field)s: “%(value)s” is not accepted.",
+            field=domain.gettext(EVENT_FIELDS.get(field, field)),
+            value=request.args.get(field, "")) if field else exc.message, "event_args": args}
+    conn = get_db()
+    rows = q.event_page(conn, f)
+    total = len(rows) if len(rows) < EVENT_SEARCH_ROWS else q.event_count(conn, f)
     audit("events.search", None, detail={"filters": args, "rows": len(rows)})
     docs = event_docs(principal, rows, evidence_links=True)
     return {"events": docs, "event_args": args, "event_rows_max": EVENT_SEARCH_ROWS,
-            "export_max": current_app.config.get("EXPORT_MAX_ROWS", EXPORT_MAX_ROWS)}
+            "event_total": total,
+            "export_max": int(current_app.config.get("EXPORT_MAX_ROWS", EXPORT_MAX_ROWS))}
 
 
 def _areas(principal: Principal) -> dict[str, object]:
@@ -120,6 +129,19 @@ def _areas(principal: Principal) -> dict[str, object]:
              for f in area_features(conn, "zones")
              if principal.wards is None or f["properties"].get("ward_id") in principal.wards]
     return {"wards": wards, "zones": zones}
+
+
+def _names(principal: Principal, context: dict[str, object]) -> dict[str, dict[str, str]]:
+    """Camera, ward and zone names by id in the principal's scope (the page shows names,
+    not ids)."""
+    from store.webqueries import camera_features
+    conn = get_db()
+    cameras = {f["id"]: f["properties"]["name"] or f["id"]
+               for f in camera_features(conn, principal.wards)}
+    if "wards" not in context:
+        context = _areas(principal)
+    return {"camera": cameras, "ward": dict(context["wards"]),  # type: ignore[call-overload]
+            "zone": dict(context["zones"])}  # type: ignore[call-overload]
 
 
 @bp.get("/recognition")

@@ -43,6 +43,7 @@ API_URLS = {
     "events": "/api/v1/events",
     "event": "/api/v1/events/{event_id}",
     "alert_action": "/api/v1/alerts/{event_id}/{action}",
+    "alert_count": "/api/v1/alerts/count",
     "heatmap_incidents": "/api/v1/heatmap/incidents",
     "heatmap_crowd": "/api/v1/heatmap/crowd",
     "coverage": "/planner/coverage.json",
@@ -92,10 +93,11 @@ def page_config(view: str, **extra: Any) -> dict[str, Any]:
 def _render(template: str, view: str, **extra: Any) -> str:
     config = page_config(view, **extra)
     return render_template(template, page=config, view=view,
-                           lang_switch=_lang_switch_urls())
+                           lang_switch=lang_switch_urls())
 
 
-def _lang_switch_urls() -> dict[str, str]:
+def lang_switch_urls() -> dict[str, str]:
+    """The header's language links: each switches, then comes back to this page."""
     nxt = request.full_path.rstrip("?") if request.query_string else request.path
     return {lang: url_for("i18n.switch", lang=lang, next=nxt) for lang in LOCALES}
 

@@ -66,7 +66,7 @@ def test_pages_are_guarded_by_role(app, user, path, status):
 
 
 @pytest.mark.parametrize(("user", "links"), [
-    ("quan.tri", ["/", "/wall", "/planner", "/recognition"]),
+    ("quan.tri", ["/", "/wall", "/planner", "/recognition", "/admin"]),
     ("chi.huy", ["/", "/wall", "/planner", "/recognition"]),
     ("truc.ban", ["/", "/wall", "/recognition"]),
     ("ke.hoach", ["/", "/wall", "/planner"]),
@@ -83,6 +83,14 @@ def test_header_links_follow_the_role(app, user, links):
                          r'aria-current="page">Recognition</a>', english)
     else:
         assert client.get("/recognition").status_code == 403
+    if "/admin" in links:                           # the admin page has the same menu
+        admin = client.get("/admin?lang=vi").get_data(as_text=True)
+        nav = re.search(r'<nav class="vigil-nav".*?</nav>', admin, re.S).group(0)
+        assert re.findall(r'href="([^"]+)"', nav) == links
+        assert re.search(r'<a href="/admin" data-nav="admin" aria-current="page">Quản trị</a>',
+                         nav)
+    else:
+        assert client.get("/admin").status_code == 403
 
 
 def test_page_config_carries_catalogue_kinds_and_user(app):

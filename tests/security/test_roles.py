@@ -37,6 +37,7 @@ TABLE = {
     ("POST", "/api/v1/session"): "public",
     ("DELETE", "/api/v1/session"): "view",
     ("GET", "/api/v1/openapi.json"): "view",
+    ("GET", "/api/v1/alerts/count"): "view",
     ("POST", "/api/v1/alerts/<int:event_id>/<any(acknowledge, assign, resolve):action>"): "act",
     ("GET", "/api/v1/wards"): "view",
     ("GET", "/api/v1/zones"): "view",

@@ -1,11 +1,15 @@
-"""Alert actions: acknowledge, assign, resolve — stored, then broadcast to every browser."""
+"""Alerts: how many match the list's filters (the commander's list header), and the
+actions acknowledge, assign, resolve — stored, then broadcast to every browser."""
 
 from __future__ import annotations
 
 import logging
 
+from dataclasses import replace
+
 from flask import Response
 
+from store import webqueries as q
 from store.alerts import AlertConflict, AlertNotFound, apply_action, event_ward
 from webapp.access import allow, audit, require, require_ward
 from webapp.api import bp
@@ -23,6 +27,19 @@ def _note(value: object) -> bool:
 
 def _assignee(value: object) -> bool:
     return isinstance(value, str) and 0 < len(value.strip()) <= 200
+
+
+@bp.get("/alerts/count")
+@allow("view")
+def alert_count() -> Response:
+    """How many alerts in the user's ward scope match the events list's filters (e.g.
+    ``status=new&status=acknowledged&status=assigned``: the open ones), however many
+    the list shows."""
+    from webapp.api.events import event_filter
+    principal = require("view")
+    f = replace(event_filter(principal, 1, None), alerts_only=True)
+    return {"count": q.event_count(get_db(), f), "since": f.since.isoformat(),
+            "until": f.until.isoformat()}
 
 
 @bp.post("/alerts/<int:event_id>/<any(acknowledge, assign, resolve):action>")

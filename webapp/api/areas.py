@@ -23,22 +23,25 @@ ALERT_KINDS = sorted(k for k, spec in EVENT_KINDS.items() if spec.is_alert)
 @bp.get("/wards")
 @allow("view")
 def wards() -> Response:
-    """Every ward as a GeoJSON polygon; ``in_scope`` marks the user's wards."""
+    """The wards in the user's scope (every ward for an unscoped user) as GeoJSON
+    polygons; ``in_scope`` is kept for older clients (always true)."""
     principal = require("view")
-    features = q.area_features(get_db(), "wards")
+    features = [f for f in q.area_features(get_db(), "wards") if principal.sees_ward(f["id"])]
     for f in features:
-        f["properties"]["in_scope"] = principal.sees_ward(f["id"])
+        f["properties"]["in_scope"] = True
     return {"type": "FeatureCollection", "features": features}
 
 
 @bp.get("/zones")
 @allow("view")
 def zones() -> Response:
-    """Zones (ports, airport, markets, squares, …) as GeoJSON polygons."""
-    require("view")
+    """Zones (ports, airport, markets, squares, …) in the user's ward scope as GeoJSON
+    polygons."""
+    principal = require("view")
     kinds = choice_list("kind", ZONE_KINDS)
-    return {"type": "FeatureCollection",
-            "features": q.area_features(get_db(), "zones", kinds=kinds)}
+    return {"type": "FeatureCollection", "features": [
+        f for f in q.area_features(get_db(), "zones", kinds=kinds)
+        if principal.sees_ward(f["properties"].get("ward_id"))]}
 
 
 @bp.get("/wards/counts")

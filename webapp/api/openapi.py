@@ -155,6 +155,11 @@ def _paths() -> dict[str, Any]:
             "Assign an alert to someone", {"assignee": {"type": "string", "minLength": 1,
                                                          "maxLength": 200}}, ["assignee"]),
         "/alerts/{event_id}/resolve": _alert_action("Resolve an alert", {}, []),
+        "/alerts/count": {"get": _op(
+            "How many alerts in scope match the filters (the list may show fewer)", "view",
+            {"200": _json({"type": "object", "required": ["count", "since", "until"],
+                           "properties": {"count": _INT, "since": _STR, "until": _STR}})},
+            _EVENT_FILTERS, "alerts")},
         "/heatmap/incidents": {"get": _op(
             "Incident heatmap: counts per 250 m grid cell from the rollups", "view",
             {"200": _json(_ref("HeatmapCells"))},

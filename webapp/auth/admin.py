@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
 
 
+#: Why a change that leaves no enabled admin is refused (409; the admin page says it in
+#: the page's language, naming the user).
+LAST_ADMIN = "the last enabled admin cannot be disabled or demoted"
+
 #: Strict JSON bodies whose values never appear in error messages (passwords, tokens).
 _body = partial(json_body, echo_values=False, empty=False)
 
@@ -109,7 +113,7 @@ def users_change(name: str) -> Response:
                 disabled=body.get("disabled"),
                 password_hash=hash_password(body["password"]) if "password" in body else None)
             if store_users.active_admins(conn) == 0:
-                raise ApiError(409, "the last enabled admin cannot be disabled or demoted")
+                raise ApiError(409, LAST_ADMIN)
             action = "user.password" if set(body) == {"password"} else \
                 ("user.disable" if body.get("disabled") is True else
                  "user.enable" if body.get("disabled") is False and len(body) == 1 else

@@ -164,9 +164,45 @@ function removeAlert(id) {
   updateCount();
 }
 
+/** The header: how many alerts match the filters on the server (in the user's scope),
+ * and, when the list holds fewer (it keeps the newest LIST_LIMIT), a note saying so. */
 function updateCount() {
-  document.getElementById("alert-count").textContent = `(${alerts.size})`;
-  document.body.dataset.alerts = String(alerts.size);
+  const shown = alerts.size;
+  const total = matchCount === null ? shown : Math.max(matchCount, shown);
+  document.getElementById("alert-count").textContent = `(${formatNumber(total)})`;
+  const note = document.getElementById("alert-list-note");
+  note.hidden = total <= shown;
+  note.textContent = note.hidden ? "" : t("The list shows the newest {shown} of {total}.",
+    { shown: formatNumber(shown), total: formatNumber(total) });
+  document.body.dataset.alerts = String(shown);
+  document.body.dataset.alertTotal = String(total);
+}
+
+const formatNumber = (n) => n.toLocaleString(config.locale === "en" ? "en-GB" : "vi-VN");
+let matchCount = null;          // alerts matching the filters on the server; null: unknown
+let countTimer = null;
+
+/** The list's query: the filters, "open" as its three statuses. */
+function listQuery() {
+  const query = { ...filters() };
+  if (query.status === "open") query.status = ["new", "acknowledged", "assigned"];
+  return query;
+}
+
+/** Ask the server how many alerts match the filters (a list reload, live changes). */
+async function loadCount() {
+  try {
+    matchCount = (await apiGet("alert_count", listQuery())).count;
+  } catch (err) {
+    matchCount = null;            // the header falls back to the list's length
+  }
+  updateCount();
+}
+
+/** Live alerts and state changes: recount a moment later (at most every 2 s). */
+function countSoon() {
+  if (countTimer) return;
+  countTimer = setTimeout(() => { countTimer = null; loadCount(); }, 2000);
 }
 
 /** Violations are drawn on their kind's layer, merged alerts as their incident's pin. */
@@ -193,10 +229,9 @@ function selectAlert(id) {
 }
 
 async function loadAlerts() {
-  const f = filters();
-  const query = { ...f };
-  if (query.status === "open") query.status = ["new", "acknowledged", "assigned"];
-  const payload = await apiGet("events", { ...query, alerts_only: "true", limit: LIST_LIMIT });
+  const query = listQuery();
+  const [payload] = await Promise.all([
+    apiGet("events", { ...query, alerts_only: "true", limit: LIST_LIMIT }), loadCount()]);
   list.replaceChildren();
   alerts.clear();
   pins.clear();
@@ -261,11 +296,17 @@ async function exportEvents(format) {
   try {
     const response = await fetch(`${base}/export?${query}`, { credentials: "same-origin" });
     if (!response.ok) {
-      let message = response.statusText;
+      let error = null;
       try {
-        message = (await response.json()).error.message || message;
-      } catch (err) { /* not JSON: keep the status text */ }
-      throw new Error(message);
+        error = (await response.json()).error;
+      } catch (err) { /* not JSON: the status text */ }
+      const cap = error && error.details && error.details.max_rows;
+      if (cap) {
+        const text = t("More than {n} events match these filters and an export holds at most {n}: narrow the time window, or choose a ward, zone, kind or camera.", { n: formatNumber(cap) });
+        notify(text, "error");
+        return;
+      }
+      throw new Error((error && error.message) || response.statusText);
     }
     const disposition = response.headers.get("Content-Disposition") || "";
     const link = el("a");
@@ -284,6 +325,7 @@ async function act(id, action, assignee) {
   const body = assignee ? { assignee } : {};
   try {
     applyState(await apiPost("alert_action", { event_id: id, action }, body));
+    countSoon();
   } catch (err) {
     notify(t("Could not save: {reason}", { reason: err.message }), "error");
   }
@@ -295,7 +337,16 @@ function applyState(state) {
   if (!entry) return;
   entry.state = state;
   renderState(entry);
-  if (!matches(entry.ev, state)) removeAlert(state.event_id);
+  if (!matches(entry.ev, state)) {
+    if (matchCount !== null) matchCount -= 1;
+    removeAlert(state.event_id);
+  }
+}
+
+/** A state change from anyone: the list's entry (if listed), then the header's count. */
+function onAlertState(state) {
+  applyState(state);
+  countSoon();
 }
 
 list.addEventListener("click", (e) => {
@@ -396,6 +447,9 @@ function onEvent(ev) {
   if (matches(ev, null)) {
     addAlert(ev, null, true);
     if (VIOLATION_SET.has(ev.kind)) violations.add(ev);
+    if (matchCount !== null) matchCount += 1;
+    updateCount();
+    countSoon();
   }
   incidentsSoon();
   if (selectedCamera === ev.camera_id) showCamera(cameras.get(ev.camera_id));
@@ -431,7 +485,7 @@ async function start() {
     .sort((a, b) => a[1].localeCompare(b[1])));
   feed = new LiveFeed({
     event: onEvent,
-    alertState: applyState,
+    alertState: onAlertState,
     cameraStatus: (msg) => cameras.setStatus(msg),
     resync: reload,
   }, null);

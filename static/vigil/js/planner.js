@@ -67,10 +67,21 @@ async function loadHeat(p) {
 
 const BUCKET_SECONDS = { "15min": 900, hour: 3600, day: 86400 };
 
-/** An x-axis label in the command centre's time zone, 24-hour. */
-function tickLabel(seconds, step) {
-  const text = formatDateTime(seconds * 1000);          // "21/11 14:03:07"
-  return step >= 86400 ? text.slice(0, 5) : text.slice(0, 11);
+/** Ticks at least this far apart (CSS px): the widest label ("21/11") is about 36 px. */
+const X_TICK_SPACE = 64;
+
+/** x-axis labels in the command centre's time zone, 24-hour: "21/11" when the ticks are a
+ * day or more apart, else "14:00", with the day under the first tick of each day. */
+function tickLabels(u, splits, axisIdx, space, incr) {
+  let lastDay = null;
+  return splits.map((seconds) => {
+    const text = formatDateTime(seconds * 1000);        // "21/11 14:03:07"
+    const day = text.slice(0, 5);
+    if (incr >= 86400) return day;
+    const label = day === lastDay ? text.slice(6, 11) : `${text.slice(6, 11)}\n${day}`;
+    lastDay = day;
+    return label;
+  });
 }
 
 function bucketOf(p) {
@@ -145,7 +156,7 @@ function drawSeries(rows) {
     scales: { x: { time: true } },
     axes: [
       { stroke: "#8a9bb8", grid: { stroke: "#1e2a44" }, ticks: { stroke: "#1e2a44" },
-        values: (u, splits) => splits.map((x) => tickLabel(x, step)) },
+        space: X_TICK_SPACE, size: 48, values: tickLabels },
       { stroke: "#8a9bb8", grid: { stroke: "#1e2a44" }, ticks: { stroke: "#1e2a44" } },
     ],
     series: [
@@ -156,6 +167,7 @@ function drawSeries(rows) {
       })),
     ],
   }, [xs, ...ys], box);
+  box.uplot = chart;              // for the browser tests: its axes' ticks and labels
   document.body.dataset.seriesPoints = String(xs.length);
 }
 
