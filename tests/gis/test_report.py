@@ -157,3 +157,90 @@ def test_report_opens_offline_in_chromium(conn, settings, tmp_path, browser):
     assert "16/11/2026 00:00" in header and "23/11/2026 00:00" in header
     assert "giờ Việt Nam, UTC+7" in header
     assert n > 200
+
+
+def _seed_quiet_ward(conn):
+    """The browser tests' two wards (Dương Đông, An Thới) and six cameras; 12 fights."""
+    from store.migrate import ensure_partitions
+    from tests.browser.conftest import seed_areas_and_cameras
+    seed_areas_and_cameras(conn)
+    ensure_partitions(conn, T0.date(), (T0 + timedelta(days=2)).date())
+    rows = [(T0 + timedelta(hours=3, minutes=7 * k), "cam-01", "fight", 103.9623, 10.2122,
+             "w-duong-dong", grid.cell_id(103.9623, 10.2122)) for k in range(12)]
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO events (ts, camera_id, kind, lon, lat, ward_id, cell_id) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+    conn.commit()
+
+
+def _quiet_report(settings, tmp_path, *extra):
+    out = tmp_path / f"quiet{'-'.join(extra)}.html"
+    res = CliRunner().invoke(report_group, [
+        "hotspots", "--from", "2026-11-16", "--to", "2026-11-18", "--ward", "w-duong-dong",
+        "--kind", "fight", "--out", str(out), *extra], obj=settings)
+    assert res.exit_code == 0, res.output
+    return out
+
+
+@pytest.mark.browser
+def test_a_report_without_hotspots_says_so_and_colours_nothing(conn, settings, tmp_path,
+                                                               browser):
+    _seed_quiet_ward(conn)
+    out = _quiet_report(settings, tmp_path)
+    ctx = browser.new_context()
+    ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(
+        ("file:", "data:", "about:", "blob:")) else r.abort())
+    pg = ctx.new_page()
+    try:
+        pg.goto(out.as_uri())
+        pg.wait_for_selector(".leaflet-overlay-pane path")
+        header = pg.inner_text("header.vigil")
+        why = pg.get_attribute("#no-hotspots-why", "data-reason")
+        painted = pg.eval_on_selector_all(PAINTED, "els => els.length")
+        legend = pg.inner_text("#vigil-legend")
+        cells = pg.eval_on_selector_all(
+            "#top-table tr", "els => els.slice(1).map(r => [...r.cells].map(c => c.textContent))")
+        shots = Path(__file__).resolve().parents[2] / "test-artifacts" / "gis"
+        shots.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(shots / "report-no-hotspots.png"), full_page=True)
+    finally:
+        ctx.close()
+    # one ward, 12 incidents: said plainly, with the reason, and nothing is coloured
+    assert "0 ô lưới và 0 phường là điểm nóng" in header
+    assert "Không có điểm nóng có ý nghĩa thống kê trong kỳ này." in header
+    assert why == "few_incidents" and "12 sự việc" in header
+    assert painted == 0 and "không tô màu" in legend
+    # the period in Vietnam's time, the ward and the kind by name
+    assert "16/11/2026 00:00" in header and "18/11/2026 00:00" in header
+    assert "giờ Việt Nam, UTC+7" in header
+    assert "phường Dương Đông" in header and "w-duong-dong" not in header
+    assert "loại: Ẩu đả" in header
+    # the top list: only cells where something happened, with the ward's name
+    assert cells and all(int(row[4]) > 0 for row in cells)
+    assert {row[2] for row in cells} == {"Dương Đông"}
+    assert {row[10] for row in cells} == {"Không đủ dữ liệu để kiểm định"}
+
+
+def test_report_in_english(conn, settings, tmp_path):
+    _seed_quiet_ward(conn)
+    page = _quiet_report(settings, tmp_path, "--lang", "en").read_text(encoding="utf-8")
+    assert '<html lang="en">' in page
+    assert "No statistically significant hotspot in this period." in page
+    assert "Too few incidents to tell a cluster from chance: 12 incidents" in page
+    assert "2026-11-16 00:00" in page and "Vietnam time, UTC+7" in page
+    assert "ward Dương Đông" in page and "kinds: Fight" in page
+    assert "Không có điểm nóng" not in page
+
+
+def test_report_cli_refuses_unknown_ward_and_kind(conn, settings, tmp_path):
+    _seed_quiet_ward(conn)
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(report_group, ["hotspots", "--from", "2026-11-16", "--to",
+                                            "2026-11-18", "--ward", "w-nowhere", "--out",
+                                            str(out)], obj=settings)
+    assert res.exit_code == 1 and "--ward 'w-nowhere': no such ward" in res.output
+    res = CliRunner().invoke(report_group, ["hotspots", "--from", "2026-11-16", "--to",
+                                            "2026-11-18", "--kind", "figth", "--out",
+                                            str(out)], obj=settings)
+    assert res.exit_code == 2 and "'figth' is not one of" in res.output
+    assert not out.exists() and not out.with_suffix(".csv").exists()
