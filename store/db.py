@@ -21,14 +21,15 @@ APPLICATION_NAME = "vigil"
 def open_database(settings: Settings) -> Iterator[str]:
     """Yield the database URL: ``settings.database_url``, or the embedded server's.
 
-    The embedded PostgreSQL (under ``settings.state_dir/pg``) is started on entry and
-    stopped on exit unless another vigil process still uses it.
+    The embedded PostgreSQL (under ``settings.state_dir/pg``) is started on entry,
+    restarted should it die meanwhile, and stopped on exit unless another vigil process
+    still uses it.
     """
     if settings.database_url:
         yield settings.database_url
         return
     server = EmbeddedPostgres(settings.state_dir)
-    url = server.start()
+    url = server.start(supervise=True)
     try:
         yield url
     finally:
@@ -51,8 +52,13 @@ def _configure(conn: psycopg.Connection) -> None:
 
 
 def make_pool(url: str, min_size: int = 1, max_size: int = 10, **kwargs) -> ConnectionPool:
-    """An opened connection pool to ``url``; close it with ``pool.close()``."""
+    """An opened connection pool to ``url``; close it with ``pool.close()``.
+
+    Each connection is checked as it is lent, so one broken by a database restart is
+    replaced instead of failing the request that drew it.
+    """
     kwargs.setdefault("kwargs", {"application_name": APPLICATION_NAME})
+    kwargs.setdefault("check", ConnectionPool.check_connection)
     pool = ConnectionPool(url, min_size=min_size, max_size=max_size, configure=_configure,
                           open=False, **kwargs)
     pool.open()

@@ -9,6 +9,14 @@ user ``vigil`` (created once if missing); nothing outside the state directory is
 Several vigil processes may share one state directory: each registers its pid in
 ``<state_dir>/pg/owners`` and the last one to leave stops the server (``atexit`` and
 SIGTERM/SIGHUP). A server left behind by a killed process is adopted by the next start.
+
+``start(supervise=True)`` (what :func:`store.db.open_database` asks for: ``vigil serve``,
+``vigil demo``, ``vigil workers``) also watches the postmaster from a thread: if it dies
+(``kill -9``, the OOM killer), the server's orphaned backends are waited for (and ended
+if they linger), a stale ``postmaster.pid`` and socket lock are removed, and the server
+is started again on the same data directory — crash recovery replays the WAL, so every
+committed row is kept. Clients reconnect as they do after any outage (the writer keeps
+and then flushes what it was given meanwhile; the web pool checks its connections).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import signal
 import stat
 import subprocess
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -34,6 +43,13 @@ log = logging.getLogger(__name__)
 SERVER_USER = "vigil"
 PORT = 5432  # only names the socket file; there is no TCP listener
 SOCKET_PATH_MAX = 100
+#: How often the supervisor looks at the postmaster, and its longest wait between
+#: failed restarts.
+SUPERVISE_S = 1.0
+RESTART_BACKOFF_MAX_S = 10.0
+#: How long a dead postmaster's backends may linger before they are ended (SIGQUIT, then
+#: SIGKILL): a new server must not start beside them on the same data directory.
+ORPHAN_GRACE_S = 5.0
 
 
 class EmbeddedServerError(RuntimeError):
@@ -96,6 +112,9 @@ class EmbeddedPostgres:
         self._account = _server_account()
         self._started = False
         self._lock = threading.Lock()
+        self._supervisor: threading.Thread | None = None
+        self._unsupervised = threading.Event()
+        self.restarts = 0
 
     # -- paths and commands -------------------------------------------------------------
 
@@ -151,17 +170,8 @@ class EmbeddedPostgres:
 
     def postmaster_pid(self) -> int | None:
         """The pid of the running server, or None."""
-        try:
-            pid = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
-        except (OSError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return pid
+        pid = _pid_in(self.data / "postmaster.pid")
+        return pid if pid is not None and _alive(pid) else None
 
     # -- owner registry -----------------------------------------------------------------
 
@@ -188,30 +198,125 @@ class EmbeddedPostgres:
 
     # -- start and stop -----------------------------------------------------------------
 
-    def start(self) -> str:
-        """Start (or join) the server; returns its URL. Stopped again at exit."""
+    def start(self, supervise: bool = False) -> str:
+        """Start (or join) the server; returns its URL. Stopped again at exit.
+
+        ``supervise``: restart the server whenever its postmaster dies, until :meth:`stop`.
+        """
         with self._lock:
-            if self._started:
-                return self.url
-            self._prepare_dirs()
-            with self._owners() as owners:
-                if not (self.data / "PG_VERSION").exists():
-                    self._initdb()
-                if self.postmaster_pid() is None:
-                    proc = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile),
-                                     "-w", "-t", "60", "start", timeout=90)
-                    if proc.returncode != 0:
-                        tail = self.logfile.read_text(errors="replace")[-3000:] \
-                            if self.logfile.exists() else ""
-                        raise EmbeddedServerError(f"pg_ctl start failed: {proc.stderr}\n{tail}")
-                    log.info("embedded PostgreSQL started (pid %s)", self.postmaster_pid())
-                owners.add(os.getpid())
-            self._started = True
-            _register_exit(self)
+            if not self._started:
+                self._prepare_dirs()
+                with self._owners() as owners:
+                    if not (self.data / "PG_VERSION").exists():
+                        self._initdb()
+                    if self.postmaster_pid() is None:
+                        self._pg_ctl_start()
+                    owners.add(os.getpid())
+                self._started = True
+                _register_exit(self)
+            if supervise and self._supervisor is None:
+                self._unsupervised.clear()
+                self._supervisor = threading.Thread(target=self._supervise, daemon=True,
+                                                    name="vigil-pg-supervisor")
+                self._supervisor.start()
             return self.url
+
+    def _pg_ctl_start(self) -> None:
+        proc = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile),
+                         "-w", "-t", "60", "start", timeout=90)
+        if proc.returncode != 0:
+            tail = self.logfile.read_text(errors="replace")[-3000:] \
+                if self.logfile.exists() else ""
+            raise EmbeddedServerError(f"pg_ctl start failed: {proc.stderr}\n{tail}")
+        log.info("embedded PostgreSQL started (pid %s)", self.postmaster_pid())
+
+    # -- supervision ----------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        """Watch the postmaster; restart the server when it is gone (see module doc)."""
+        wait, down_since = SUPERVISE_S, None
+        while not self._unsupervised.wait(wait):
+            if self.postmaster_pid() is not None:
+                wait, down_since = SUPERVISE_S, None
+                continue
+            if down_since is None:
+                down_since = time.monotonic()
+                log.warning("embedded PostgreSQL in %s is gone; restarting it", self.data)
+            try:
+                if self.restart_if_down():
+                    log.warning("embedded PostgreSQL restarted (pid %s) after %.1f s",
+                                self.postmaster_pid(), time.monotonic() - down_since)
+                wait, down_since = SUPERVISE_S, None
+            except Exception as exc:  # noqa: BLE001 - keep trying; say so now and then
+                wait = min(wait * 2, RESTART_BACKOFF_MAX_S)
+                log.error("embedded PostgreSQL could not be restarted (down %.0f s; next try "
+                          "in %.0f s): %s", time.monotonic() - down_since, wait, exc)
+
+    def restart_if_down(self) -> bool:
+        """Start the server again if its postmaster has died; True if this call did.
+
+        The dead server's backends are waited for (then ended), and its stale
+        ``postmaster.pid`` and socket lock file removed: PostgreSQL would otherwise
+        refuse to start while a zombie holds the old pid.
+        """
+        with self._lock:
+            if not self._started or self._unsupervised.is_set():
+                return False
+            with self._owners():                   # one restart among the sharing processes
+                if self.postmaster_pid() is not None:
+                    return False
+                self._end_orphans()
+                for lock in (self.data / "postmaster.pid",
+                             self.socket_dir / f".s.PGSQL.{PORT}.lock"):
+                    pid = _pid_in(lock)
+                    if pid is not None and not _alive(pid):
+                        lock.unlink(missing_ok=True)
+                self._pg_ctl_start()
+                self.restarts += 1
+                return True
+
+    def _orphans(self) -> list[int]:
+        """Live processes working in this data directory (a dead server's backends)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if Path(os.readlink(entry / "cwd")) == self.data.resolve() \
+                        and _alive(int(entry.name)):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+        return found
+
+    def _end_orphans(self) -> None:
+        deadline = time.monotonic() + ORPHAN_GRACE_S
+        sig = None
+        while orphans := self._orphans():
+            if time.monotonic() >= deadline:
+                if sig == signal.SIGKILL:
+                    raise EmbeddedServerError(f"backends {orphans} of the dead server "
+                                              "do not exit")
+                sig = signal.SIGQUIT if sig is None else signal.SIGKILL
+                log.warning("ending %s backends of the dead server (%s)", len(orphans),
+                            sig.name)
+                for pid in orphans:
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        pass
+                deadline = time.monotonic() + ORPHAN_GRACE_S
+            time.sleep(0.1)
+
+    def _stop_supervising(self) -> None:
+        self._unsupervised.set()
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None and supervisor is not threading.current_thread():
+            supervisor.join(120)
 
     def stop(self, force: bool = False) -> None:
         """Leave the server; the last owner (or ``force``) shuts it down (fast mode)."""
+        self._stop_supervising()
         with self._lock:
             if not self._started and not force:
                 return
@@ -239,6 +344,29 @@ class EmbeddedPostgres:
         pid = self.postmaster_pid()
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
+
+
+def _pid_in(path: Path) -> int | None:
+    """The pid on the first line of a PostgreSQL lock file, or None."""
+    try:
+        return int(path.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True                    # no /proc here: trust kill(0)
+    return state not in ("Z", "X")
 
 
 _servers: list[EmbeddedPostgres] = []

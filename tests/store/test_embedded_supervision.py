@@ -1,0 +1,105 @@
+"""The embedded PostgreSQL is restarted when its postmaster is killed, and nothing the
+writer was given meanwhile is lost (a private server: the shared test server is not
+killed)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import psycopg
+import pytest
+
+from store.db import connect
+from store.embedded import EmbeddedPostgres
+from store.migrate import upgrade
+from store.registry import upsert_cameras
+from store.settings import load_settings
+from store.writer import EventWriter
+from tests.store.helpers import CAMERAS, event
+
+WAIT_S = 90.0
+
+
+@pytest.fixture
+def supervised() -> Iterator[tuple[EmbeddedPostgres, str, Path]]:
+    """A private embedded server started with supervision, migrated, with cameras."""
+    state = Path(tempfile.mkdtemp(prefix="vigil-sup-", dir="/tmp"))
+    state.chmod(0o711)
+    server = EmbeddedPostgres(state, conf={"fsync": "off"})
+    url = server.start(supervise=True)
+    upgrade(url)
+    with connect(url) as c:
+        upsert_cameras(c, CAMERAS, tag=False)
+    yield server, url, state
+    server.stop(force=True)
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3) as c:
+            return c.execute("SELECT 1").fetchone() == (1,)
+    except psycopg.OperationalError:
+        return False
+
+
+def _poll(condition, what: str, within_s: float = WAIT_S) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + within_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within_s} s: {what}")
+        time.sleep(0.1)
+
+
+def _tracks(url: str) -> list[int]:
+    with connect(url) as c:
+        return [r[0] for r in c.execute("SELECT track_id FROM events ORDER BY id")]
+
+
+def test_killed_server_is_restarted_and_events_of_the_outage_are_stored(supervised) -> None:
+    server, url, state = supervised
+    settings = load_settings({"database_url": url, "state_dir": state / "w",
+                              "writer_batch_rows": 50, "writer_batch_ms": 20}, environ={})
+    writer = EventWriter(url, settings)
+    try:
+        assert writer.submit_many([event(i, track_id=i) for i in range(100)]) == 100
+        assert writer.flush(60)
+        old = server.postmaster_pid()
+        assert old is not None
+        os.kill(old, signal.SIGKILL)                   # as an operator's kill -9 would
+        _poll(lambda: not _answers(url), "the killed server stops answering", 10)
+        during = [event(i, track_id=i) for i in range(100, 300)]
+        assert writer.submit_many(during) == len(during)  # while it is down
+        _poll(lambda: _answers(url), "the server answers again")
+        assert server.postmaster_pid() not in (None, old)
+        assert server.restarts == 1
+        assert writer.flush(WAIT_S), "the writer did not deliver after the restart"
+        stats = writer.stats
+    finally:
+        writer.close()
+    assert _tracks(url) == list(range(300))            # all, once each, in order
+    assert stats.stored == 300
+
+
+def test_killed_twice_restarted_twice(supervised) -> None:
+    server, url, _state = supervised
+    for n in (1, 2):
+        old = server.postmaster_pid()
+        server.kill()
+        _poll(lambda: server.postmaster_pid() not in (None, old), f"restart {n}")
+        _poll(lambda: _answers(url), f"answers after restart {n}")
+    assert server.restarts == 2
+
+
+def test_a_stopped_server_is_not_restarted(supervised) -> None:
+    server, url, _state = supervised
+    server.stop(force=True)
+    assert server.postmaster_pid() is None
+    assert not server.restart_if_down()       # what the supervisor would do next
+    assert not _answers(url)
