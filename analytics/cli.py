@@ -50,11 +50,12 @@ def workers_command(settings: Settings, camera_files: tuple[Path, ...], group_si
         if cameras:
             register_cameras(url, cameras)
         sup = Supervisor(settings, url, cameras, options)
-        sup.start()
-        click.echo(f"analytics workers running for {len(sup.slots)} worker(s); Ctrl-C stops")
-        for cid, err in sup.config_errors.items():
-            click.echo(f"camera {cid} not started: {err}", err=True)
-        try:
+        try:   # Ctrl-C may come at any moment, also while the workers start
+            sup.start()
+            click.echo(f"analytics workers running for {len(sup.slots)} worker(s); "
+                       "Ctrl-C stops")
+            for cid, err in sup.config_errors.items():
+                click.echo(f"camera {cid} not started: {err}", err=True)
             while not stop.wait(1.0):
                 pass
         except KeyboardInterrupt:

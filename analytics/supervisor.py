@@ -192,7 +192,11 @@ class Supervisor:
         if self._monitor is not None:
             self._monitor.join(timeout)
         with self._lock:
-            for slot in reversed(list(self.slots.values())):
+            slots = list(reversed(self.slots.values()))
+            for slot in slots:   # all at once: each finishes its frame meanwhile
+                if slot.stop is not None:
+                    slot.stop.set()
+            for slot in slots:
                 self._stop_slot(slot, timeout)
         self._drain_beats()
 

@@ -17,6 +17,7 @@ import multiprocessing as mp
 import os
 import queue
 import resource
+import signal
 import sys
 import time
 import types
@@ -78,6 +79,23 @@ def _heap_trimmer() -> Callable[[], None]:
     return lambda: trim(0) and None
 
 
+#: Signals a terminal sends to the whole foreground process group (Ctrl-C).
+_TERMINAL_SIGNALS = {signal.SIGINT}
+
+
+@contextmanager
+def _terminal_signals_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while a child is spawned: the child inherits the mask
+    through fork and exec, so a Ctrl-C while it is still importing stays pending until
+    :meth:`Worker.run` ignores it (the way multiprocessing starts its resource tracker;
+    ``signal.signal`` itself could not be used from the supervisor's restart thread)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _TERMINAL_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 @contextmanager
 def _plain_main() -> Iterator[None]:
     """A blank ``__main__`` while a worker process is being spawned.
@@ -112,11 +130,16 @@ class Worker(mp.get_context("spawn").Process):  # type: ignore[misc]
         self.beats = beats
 
     def start(self) -> None:
-        """Spawn the process without re-running the parent's main module in it."""
-        with _plain_main():
+        """Spawn the process without re-running the parent's main module in it, with
+        SIGINT blocked from its first instruction (see :func:`_terminal_signals_blocked`)."""
+        with _plain_main(), _terminal_signals_blocked():
             super().start()
 
     def run(self) -> None:  # pragma: no cover - runs in the child (tests drive it end-to-end)
+        # Ctrl-C in a terminal goes to its whole process group; the parent stops us through
+        # the stop event, so the worker ignores it (no KeyboardInterrupt traceback)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _TERMINAL_SIGNALS)
         logging.basicConfig(level=self.config.log_level,
                             format="%(asctime)s %(levelname)s %(processName)s %(name)s: "
                                    "%(message)s")
