@@ -133,6 +133,15 @@ def test_redrawn_ward_moves_cameras_and_repair_is_named(settings, conn, tmp_path
            "Self-intersection" in res.output
     assert "added (1): Chợ mới (pq-new-market)" in res.output
     assert "removed (7):" in res.output and "dry run" in res.output
+    res = _gis(settings, "import", "zones", str(zpath), "--province", "phu-quoc")
+    assert res.exit_code != 0 and "lacks 7 of the zones of phu-quoc" in res.output
+    assert "--replace" in res.output
+    assert conn.execute("SELECT count(*) FROM zones").fetchone()[0] == 7
+    res = _gis(settings, "import", "zones", str(zpath), "--province", "phu-quoc", "--replace")
+    assert res.exit_code == 0, res.output
+    assert [r[0] for r in conn.execute("SELECT id FROM zones").fetchall()] == ["pq-new-market"]
+    props = conn.execute("SELECT properties FROM zones").fetchone()[0]
+    assert props["repaired"] is True and props["repair"].startswith("Self-intersection")
 
 
 def test_own_api_output_imports(settings, conn, tmp_path):
