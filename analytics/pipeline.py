@@ -95,7 +95,8 @@ class CameraPipeline:
                 return view[1] if view else None
             return geo.polygon_area_m2(polygon)
 
-        self.rules = RuleEngine(self.cam.rules, geo.geofence_to_image, area_of)
+        self.rules = RuleEngine(self.cam.rules, geo.geofence_to_image, area_of,
+                                camera_id=self.cam.id)
 
     # -- before the detector ----------------------------------------------------------------
 

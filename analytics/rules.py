@@ -3,13 +3,17 @@
 Each rule sees the tracked detections of one camera-frame (a :class:`Scene`) and returns
 :class:`Firing` records; the pipeline turns them into GeoEvents (geotag, evidence).
 Rules work in image pixels on each object's ground point (bottom centre of its box) and
-in media seconds ``t``. One event per track per rule: a track that fired waits
-``cooldown_s`` before it may fire that rule again.
+in media seconds ``t``. A track that fired waits ``cooldown_s`` before it may fire that
+rule again. Alerts are then deduplicated per rule (its zone, on this camera): a rule that
+keeps firing — the same track again, the next track in the same zone, a crowd that stays
+dense — is one ongoing alert whose repeats are counted (:mod:`store.ongoing`; the rule's
+``alert_cooldown_s`` and ``clear_s``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -19,6 +23,10 @@ import supervision as sv
 from analytics.config import (CountRule, CrowdRule, IntrusionRule, LineCrossingRule,
                               LoiteringRule, Rule)
 from analytics.detections import ground_points
+from store.model import EVENT_KINDS
+from store.ongoing import HOLD_RATIO, OngoingAlerts, default_clear_s, default_cooldown_s
+
+log = logging.getLogger(__name__)
 
 #: Tracks unseen this long (media seconds) are forgotten by stateful rules.
 FORGET_S = 120.0
@@ -64,6 +72,18 @@ class _Cooldown:
         self.last = {k: v for k, v in self.last.items() if t - v < horizon}
 
 
+_ALERT_KIND = {"line_crossing": "wrong_way"}
+
+
+def ongoing_alerts(rule: Rule) -> OngoingAlerts:
+    """The ongoing alerts of ``rule``: its ``alert_cooldown_s``/``clear_s`` or its kind's."""
+    kind = _ALERT_KIND.get(rule.kind, rule.kind)
+    cooldown = getattr(rule, "alert_cooldown_s", None)
+    clear = getattr(rule, "clear_s", None)
+    return OngoingAlerts(default_cooldown_s(kind) if cooldown is None else cooldown,
+                         default_clear_s(kind) if clear is None else clear)
+
+
 class RuleEngine:
     """Evaluates one camera's rules; ``to_image`` turns geofences into image polygons."""
 
@@ -71,11 +91,14 @@ class RuleEngine:
                  to_image: Callable[[list[tuple[float, float]]], list[tuple[float, float]]]
                  | None = None,
                  area_of: Callable[[list[tuple[float, float]] | None], float | None]
-                 | None = None) -> None:
+                 | None = None, camera_id: str = "") -> None:
         self.rules = rules
+        self.camera_id = camera_id
         self._to_image = to_image
         self._area_of = area_of
         self._cool = {r.id: _Cooldown(r.cooldown_s) for r in rules}
+        self.ongoing = {r.id: ongoing_alerts(r) for r in rules}
+        self.folded = 0  # firings counted into an ongoing alert instead of raised
         self._polygons: dict[str, shapely.Polygon | None] = {}
         self._inside_since: dict[tuple[str, int], float] = {}
         self._last_point: dict[tuple[str, int], tuple[float, float, float]] = {}
@@ -118,11 +141,39 @@ class RuleEngine:
             sel = tracked[np.isin(tracked.class_id, rule.classes)] if len(tracked) \
                 else tracked
             pts = ground_points(sel)
+            self._expire(rule, scene.t)
             handler = getattr(self, "_" + type(rule).__name__)
-            out.extend(handler(rule, scene, sel, pts))
+            out.extend(self._admit(rule, scene.t, handler(rule, scene, sel, pts)))
             self._cool[rule.id].forget(scene.t)
         self._forget(scene.t)
         return out
+
+    def _admit(self, rule: Rule, t: float, firings: list[Firing]) -> list[Firing]:
+        """The firings that raise an alert (with ``repeats``, ``ongoing_s``) or are no
+        alert; the rest are counted into their rule's ongoing alert."""
+        ongoing = self.ongoing[rule.id]
+        out = []
+        for f in firings:
+            if not EVENT_KINDS[f.kind].is_alert:
+                out.append(f)
+                continue
+            attrs = ongoing.admit(f.kind, t, f.track_id)
+            if attrs is None:
+                self.folded += 1
+            else:
+                out.append(replace(f, attributes=dict(f.attributes, **attrs)))
+        return out
+
+    def _expire(self, rule: Rule, t: float) -> None:
+        for kind, alert in self.ongoing[rule.id].expire(t):
+            log.info("camera %s rule %s: ongoing %s ended after %.0f s, %d alert(s), "
+                     "%d repeat(s) counted (%d since its last alert)", self.camera_id,
+                     rule.id, kind, alert.active - alert.started, alert.alerts,
+                     alert.folded, alert.repeats)
+
+    def _holds(self, rule: Rule, kind: str, t: float) -> None:
+        """The rule's condition holds now: its ongoing alert goes on."""
+        self.ongoing[rule.id].holds(kind, t)
 
     def _forget(self, t: float) -> None:
         self._last_point = {k: v for k, v in self._last_point.items() if t - v[2] < FORGET_S}
@@ -132,7 +183,10 @@ class RuleEngine:
     def _IntrusionRule(self, rule: IntrusionRule, scene: Scene, sel: sv.Detections,
                        pts: np.ndarray) -> list[Firing]:
         out = []
-        for i in np.flatnonzero(self._inside(rule, pts)):
+        inside = np.flatnonzero(self._inside(rule, pts))
+        if len(inside):
+            self._holds(rule, "intrusion", scene.t)
+        for i in inside:
             tid = int(sel.tracker_id[i])
             if self._cool[rule.id].ready(tid, scene.t):
                 out.append(Firing("intrusion", rule.id, tid, None, sel.xyxy[i],
@@ -154,6 +208,8 @@ class RuleEngine:
             seen.add(key)
             start = self._inside_since.setdefault(key, scene.t)
             dwell = scene.t - start
+            if dwell > rule.dwell_s:
+                self._holds(rule, "loitering", scene.t)
             if dwell > rule.dwell_s and self._cool[rule.id].ready(int(tid), scene.t):
                 out.append(Firing("loitering", rule.id, int(tid), dwell, sel.xyxy[i],
                                   tuple(pts[i]), rule.zone_id, {"dwell_s": round(dwell, 1)}))
@@ -206,6 +262,8 @@ class RuleEngine:
         density = count / area
         attrs = {"count": count, "area_m2": round(area, 1)}
         out = []
+        if density > HOLD_RATIO * rule.threshold_per_m2:  # hysteresis: see store.ongoing
+            self._holds(rule, "crowd_density", scene.t)
         if density > rule.threshold_per_m2 and self._cool[rule.id].ready(None, scene.t):
             out.append(Firing("crowd_density", rule.id, None, density, None, None,
                               rule.zone_id, dict(attrs, threshold=rule.threshold_per_m2)))

@@ -75,6 +75,30 @@ def test_night_market_crowds_peak_in_the_evening(day):
     assert Counter(e.ts.astimezone(LOCAL).hour for e in alerts).most_common(1)[0][0] in range(17, 24)
 
 
+def test_a_crowd_that_stays_dense_is_one_ongoing_alert(day):
+    """As the analytics rules do (store.ongoing): one alert when a crowd gets dense, a
+    reminder at most every 30 minutes while it stays dense, the samples in between
+    counted in the reminder's ``repeats``."""
+    from store.ongoing import COOLDOWN_S
+
+    _, events = day
+    by_camera: dict[str, list] = {}
+    for e in events:
+        if e.kind == "crowd_density":
+            by_camera.setdefault(e.camera_id, []).append(e)
+    assert by_camera
+    for alerts in by_camera.values():
+        for before, after in zip(alerts, alerts[1:]):
+            if after.attributes["ongoing_s"] > 0:       # a reminder of the same crowd
+                assert (after.ts - before.ts).total_seconds() >= COOLDOWN_S["crowd_density"]
+                assert after.attributes["repeats"] > 0
+    reminders = sum(1 for a in by_camera.values() for e in a if e.attributes["ongoing_s"])
+    assert reminders > 0
+    # a night-market camera: a few alerts an evening, not one every 15 minutes
+    market = [len(a) for cid, a in by_camera.items() if cid.startswith("pq-night_market")]
+    assert max(market) <= 12
+
+
 def test_traffic_violations_peak_at_rush_hours(day):
     _, events = day
     hours = Counter(e.ts.astimezone(LOCAL).hour for e in events

@@ -164,20 +164,29 @@ _SAMPLE_GROUND_LOCAL = ((-4.0, 8.0), (0.0, 8.0), (4.0, 8.0), (8.75, 22.0), (0.0,
 
 
 #: Worker settings and rules (``analytics.config.CameraConfig`` fields) of the cameras
-#: that play the sample clip: the road is crossed by a line (counts both ways), the lawn
-#: in front is a no-walking zone, people lingering 20 s are reported, and crowd density
-#: is sampled every 15 s for the heatmap (alert threshold 2 people/m², as the simulator).
+#: that play the sample clip, drawn on its view as a site would draw them:
+#:
+#: * the road is crossed by a counting line (both ways; counts, not alerts);
+#: * the taped-off works area behind the cones is no entry (intrusion; one ongoing alert
+#:   per 5 minutes at most while people keep stepping in, store.ongoing);
+#: * anyone staying 2 minutes by the parked vehicles is reported (loitering);
+#: * crowd density is sampled every 15 s for the heatmap and alerts above 2 people/m²,
+#:   where a walking crowd starts to shuffle (Fruin's level of service F), as the event
+#:   simulator does; a crowd that stays dense re-alerts every 30 minutes at most;
+#: * people in view are counted every minute.
 SAMPLE_VIEW_CONFIG: Mapping[str, Any] = {
     "sample_fps": 2.0,
     "loop": True,
     "realtime": True,
     "rules": [
         {"id": "road-line", "kind": "line_crossing", "line": [[300, 200], [560, 560]]},
-        {"id": "lawn", "kind": "intrusion", "polygon": [[0, 330], [330, 330], [470, 576],
-                                                        [0, 576]], "cooldown_s": 120},
-        {"id": "linger", "kind": "loitering", "dwell_s": 20.0},
+        {"id": "works-area", "kind": "intrusion", "alert_cooldown_s": 300.0,
+         "polygon": [[0, 150], [0, 168], [165, 186], [300, 196], [445, 190], [600, 135],
+                     [590, 122], [330, 138]]},
+        {"id": "parked-vehicles", "kind": "loitering", "dwell_s": 120.0,
+         "polygon": [[620, 40], [768, 30], [768, 105], [640, 110]]},
         {"id": "crowd", "kind": "crowd_density", "threshold_per_m2": 2.0,
-         "sample_every_s": 15.0},
+         "sample_every_s": 15.0, "alert_cooldown_s": 1800.0},
         {"id": "people", "kind": "person_count", "every_s": 60.0},
     ],
 }

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from store.model import EVENT_KINDS, GeoEvent, Severity
+from store.ongoing import HOLD_RATIO, OngoingAlerts, default_clear_s, default_cooldown_s
 from store.plate_format import PROVINCE_CODES, parse_plate, plate_attributes
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 CROWD_ALERT_DENSITY = 2.0
 #: Crowd density above which that alert is critical.
 CROWD_CRITICAL_DENSITY = 3.5
-_CROWD_ALERT_COOLDOWN_S = 15 * 60
 _METRES_PER_DEGREE = 111_320.0
 
 #: Where a camera stands, as far as the simulator's profiles care.
@@ -175,7 +175,9 @@ class EventSimulator:
         self._phase = self._rng.uniform(0.0, 1.0, n)       # of each sampling period
         self._down_until = np.zeros(n)                      # epoch s; > now: offline
         self._recoveries: list[tuple[float, int]] = []      # (epoch s, camera index)
-        self._last_crowd_alert = np.full(n, -np.inf)
+        # a crowd that stays dense is one ongoing alert, as the analytics rules make it
+        self._crowd_alerts = OngoingAlerts(default_cooldown_s("crowd_density"),
+                                           default_clear_s("crowd_density"))
         self.generated = 0
 
     # -- public --------------------------------------------------------------------------
@@ -308,12 +310,18 @@ class EventSimulator:
             d = round(d, 3)
             out.append(self._event(i, "crowd_sample", ts, value=d,
                                    attributes={"unit": "people/m2"}))
-            if d >= CROWD_ALERT_DENSITY and ts - self._last_crowd_alert[i] >= _CROWD_ALERT_COOLDOWN_S:
-                self._last_crowd_alert[i] = ts
+            if d >= HOLD_RATIO * CROWD_ALERT_DENSITY:
+                self._crowd_alerts.holds(i, ts)
+            if d < CROWD_ALERT_DENSITY:
+                continue
+            ongoing = self._crowd_alerts.admit(i, ts)
+            if ongoing is not None:
                 sev = Severity.CRITICAL if d >= CROWD_CRITICAL_DENSITY else Severity.HIGH
                 out.append(self._event(i, "crowd_density", ts, value=d, severity=sev,
                                        attributes={"unit": "people/m2",
-                                                   "threshold": CROWD_ALERT_DENSITY}))
+                                                   "threshold": CROWD_ALERT_DENSITY,
+                                                   **ongoing}))
+        self._crowd_alerts.expire(t0)
         return out
 
     def _counts(self, t0: float, t1: float, hour: np.ndarray, up: np.ndarray
