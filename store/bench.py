@@ -4,7 +4,8 @@ Runs in a scratch database ``vigil_bench`` on the configured server (embedded by
 default), dropped and re-made each run:
 
 1. writer: ``--writer-events`` GeoEvents (built beforehand) → ``EventWriter.submit`` →
-   flushed and committed; events/s from the first submit to the last commit;
+   flushed and committed; events/s from the first submit to the last commit; then 20
+   lone events a quarter second apart, each timed from ``submit`` to its NOTIFY;
 2. raw COPY: the same rows as ready-made tuples through psycopg's binary COPY;
 3. ``--events`` events over ``--days`` days from ``--cameras`` cameras generated in SQL,
    rolled up, then ``--queries`` heatmap queries per window (random 1 h / 24 h / 7 d /
@@ -136,6 +137,30 @@ def bench_writer(url: str, settings: Settings, positions: list[tuple], n: int,
     echo(f"server alone, pre-encoded binary COPY: {n / t_server:,.0f} rows/s "
          f"(writer = {t_server / t_writer:.0%} of it)")
     return n / t_writer, n / t_copy, n / t_server
+
+
+def bench_lone_events(url: str, settings: Settings, positions: list[tuple], n: int,
+                      echo: Callable[[str], None]) -> tuple[float, float]:
+    """(median, max) ms from ``submit`` of a lone event to its NOTIFY: an alert on a quiet
+    camera, the writer idle in between (what live delivery cannot beat)."""
+    _, _, cam, lon, lat, _, ward, _ = positions[0]
+    listen = psycopg.connect(url, autocommit=True)
+    listen.execute("LISTEN vigil_events")
+    waits = []
+    with EventWriter(url, settings) as writer:
+        for j in range(n):
+            time.sleep(0.25)  # idle between alerts
+            t0 = time.perf_counter()
+            writer.submit(GeoEvent(ts=datetime.now(timezone.utc), camera_id=cam,
+                                   kind="intrusion", lon=lon, lat=lat, ward_id=ward))
+            if next(listen.notifies(timeout=30, stop_after=1), None) is None:
+                raise RuntimeError("a lone event was not written within 30 s")
+            waits.append((time.perf_counter() - t0) * 1000)
+    listen.close()
+    median, worst = statistics.median(waits), max(waits)
+    echo(f"lone event submit → NOTIFY: median {median:.0f} ms, max {worst:.0f} ms over {n} "
+         f"(writer_batch_ms {settings.writer_batch_ms})")
+    return median, worst
 
 
 def generate_events(conn: psycopg.Connection, positions: list[tuple], n: int, days: int,
@@ -293,6 +318,7 @@ def run_bench(settings: Settings, n_events: int, writer_events: int, cameras: in
             echo("layout: " + ("TimescaleDB hypertable" if layout else "native partitions")
                  + f"; server {conn.info.server_version}")
         writer_rate, copy_rate, server_rate = bench_writer(url, settings, positions, writer_events, echo)
+        lone = bench_lone_events(url, settings, positions, 20, echo)
         with connect(url) as conn:
             conn.execute(sql.SQL("TRUNCATE events, {}").format(
                 sql.SQL(", ").join(map(sql.Identifier, ROLLUP_TABLES))))
@@ -311,4 +337,4 @@ def run_bench(settings: Settings, n_events: int, writer_events: int, cameras: in
             heat = bench_heatmap(conn, _bench_end(conn), days, queries, wards, echo)
             series = bench_series(conn, _bench_end(conn), days, queries, wards, echo)
     return {"writer_eps": writer_rate, "copy_eps": copy_rate, "server_eps": server_rate,
-            "heatmap_ms": heat, "series_ms": series}
+            "lone_event_ms": lone, "heatmap_ms": heat, "series_ms": series}

@@ -21,6 +21,9 @@ def test_bench_small(pg_admin_url, tmp_path):
     assert any(line.startswith("rollup refresh (what the maintainer does): 30,000 events")
                for line in lines)
     assert any(line.startswith("writer: 3,000 events") for line in lines)
+    median, worst = out["lone_event_ms"]
+    assert 0 < median <= worst
+    assert any(line.startswith("lone event submit → NOTIFY: median") for line in lines)
     again = run_bench(settings, n_events=0, writer_events=0, cameras=50, days=10,
                       queries=4, echo=lines.append, heatmap_only=True)
     assert set(again["heatmap_ms"]) == set(out["heatmap_ms"])
