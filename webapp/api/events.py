@@ -27,13 +27,15 @@ from webapp.api.params import boolean, choice_list, integer, window
 from webapp.db import get_db
 from webapp.errors import ApiError
 from webapp.evidence import resolve_evidence
+from webapp.names import Names, request_names
 
 ALERT_STATUSES = ("new", "acknowledged", "assigned", "resolved")
 #: Default most rows in one export (``EXPORT_MAX_ROWS`` in the app config overrides it).
 EXPORT_MAX_ROWS = 10_000
-EXPORT_COLUMNS = ("event_id", "ts", "kind", "severity", "alert_status", "camera_id",
-                  "ward_id", "zone_id", "lon", "lat", "value", "track_id", "plate",
-                  "person_id", "evidence_url", "attributes")
+EXPORT_COLUMNS = ("event_id", "ts", "kind", "kind_name", "severity", "alert_status",
+                  "camera_id", "camera_name", "ward_id", "ward_name", "zone_id", "zone_name",
+                  "lon", "lat", "value", "track_id", "plate", "person_id", "evidence_url",
+                  "attributes")
 
 
 def event_docs(principal: Principal, rows: list[tuple[GeoEvent, dict | None]], *,
@@ -50,6 +52,21 @@ def event_docs(principal: Principal, rows: list[tuple[GeoEvent, dict | None]], *
                 if event.evidence is not None and principal.can("evidence") else None
         docs.append(doc)
     return docs
+
+
+def export_doc(doc: dict[str, Any], names: Names) -> dict[str, Any]:
+    """An event document as an export hands it to a person: instants in the display time
+    zone to the second, and the kind, camera, ward and zone names beside their ids."""
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        out[key] = names.time(value) if key == "ts" else value
+        if key == "kind":
+            out["kind_name"] = names.kind(value)
+        elif key in ("camera_id", "ward_id", "zone_id"):
+            out[key[:-3] + "_name"] = getattr(names, key[:-3])(value)
+    if doc.get("alert"):
+        out["alert"] = {**doc["alert"], "updated_at": names.time(doc["alert"]["updated_at"])}
+    return out
 
 
 def page_json(rows: list[tuple[GeoEvent, dict | None]], limit: int) -> dict[str, Any]:
@@ -116,15 +133,19 @@ def events_export() -> Response:
                             "ward, zone, kind or camera", max_rows=cap)
     audit("events.export", f"events.{fmt}",
           detail={"format": fmt, "filters": filters, "rows": len(rows)})
-    docs = event_docs(principal, rows, evidence_links=True)
+    names = request_names(get_db())
+    docs = [export_doc(d, names) for d in event_docs(principal, rows, evidence_links=True)]
     now = datetime.now(timezone.utc)
     name = f"events-{now:%Y%m%dT%H%M%SZ}.{fmt}"
     if fmt == "json":
-        return json_response({"exported_at": now.isoformat(), "exported_by": principal.name,
-                              "filters": filters, "count": len(docs), "events": docs}, name)
+        shown = {**filters, "since": names.time(f.since), "until": names.time(f.until)}
+        return json_response({"exported_at": names.time(now), "exported_by": principal.name,
+                              "timezone": names.tz, "language": names.lang,
+                              "filters": shown, "count": len(docs), "events": docs}, name)
     return csv_response(EXPORT_COLUMNS, (
-        [d["id"], d["ts"], d["kind"], d["severity"], (d["alert"] or {}).get("status"),
-         d["camera_id"], d["ward_id"], d["zone_id"], d["lon"], d["lat"], d["value"],
+        [d["id"], d["ts"], d["kind"], d["kind_name"], d["severity"],
+         (d["alert"] or {}).get("status"), d["camera_id"], d["camera_name"], d["ward_id"],
+         d["ward_name"], d["zone_id"], d["zone_name"], d["lon"], d["lat"], d["value"],
          d["track_id"], d["attributes"].get("plate"), d["attributes"].get("person_id"),
          d["evidence_url"], d["attributes"] or None] for d in docs), name)
 
