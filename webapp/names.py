@@ -36,9 +36,11 @@ def local_iso(value: datetime | str | None, tz: str) -> str | None:
 
 @dataclass(frozen=True)
 class Names:
-    """Camera, ward and zone names by id, and the language kinds are written in."""
+    """Camera, ward and zone names by id, the language kinds are written in and the time
+    zone instants are written in."""
 
     lang: str = "vi"
+    tz: str = "Asia/Ho_Chi_Minh"
     cameras: Mapping[str, str] = field(default_factory=dict)
     wards: Mapping[str, str] = field(default_factory=dict)
     zones: Mapping[str, str] = field(default_factory=dict)
@@ -46,6 +48,10 @@ class Names:
     def kind(self, code: str) -> str:
         """The kind in this language."""
         return kind_label(code, self.lang)
+
+    def time(self, value: datetime | str | None) -> str | None:
+        """The instant as ISO 8601 in this time zone, to the second."""
+        return local_iso(value, self.tz)
 
     def camera(self, ident: str | None) -> str:
         """The camera's name ('' when unknown)."""
@@ -60,9 +66,18 @@ class Names:
         return self.zones.get(ident, "") if ident else ""
 
 
-def load_names(conn: psycopg.Connection, lang: str) -> Names:
-    """Every camera, ward and zone name (a few hundred rows at most) for ``lang``."""
+def load_names(conn: psycopg.Connection, lang: str, tz: str) -> Names:
+    """Every camera, ward and zone name (a few hundred rows at most), for ``lang`` and
+    ``tz``."""
     def table(query: str) -> dict[str, str]:
         return dict(conn.execute(query).fetchall())
-    return Names(lang, table("SELECT id, name FROM cameras"),
+    return Names(lang, tz, table("SELECT id, name FROM cameras"),
                  table("SELECT id, name FROM wards"), table("SELECT id, name FROM zones"))
+
+
+def request_names(conn: psycopg.Connection) -> Names:
+    """:func:`load_names` in the request's language and the app's display time zone."""
+    from flask import current_app
+
+    from webapp.i18n import current_locale
+    return load_names(conn, current_locale(), current_app.config["BABEL_DEFAULT_TIMEZONE"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -75,8 +76,10 @@ def test_plate_search_is_partial_scoped_and_audited(app, seeded, conn):
     assert csv.status_code == 200 and csv.mimetype == "text/csv"
     assert csv.data.startswith("\ufeff".encode())         # UTF-8 with BOM for Excel
     lines = csv.data.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("event_id,ts,kind,plate") and len(lines) == 2
-    assert ",plate_read,51G-123.46,," in lines[1] and ",cam-b,ward-b," in lines[1]
+    assert lines[0].startswith("event_id,ts,kind,kind_name,plate") and len(lines) == 2
+    assert ",plate_read,Đọc biển số,51G-123.46,," in lines[1]       # names beside the ids
+    assert ",cam-b," in lines[1] and ",ward-b," in lines[1]
+    assert re.search(r",\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00,", lines[1])  # Vietnam time
     assert op.get("/api/v1/recognition/plates?plate=1&format=xml").status_code == 400
     searches = [(a["actor"], a["action"], a["target"]) for a in wl.audit_log(conn)
                 if a["action"].startswith("plates.")]

@@ -23,6 +23,7 @@ from webapp.api.export import csv_response
 from webapp.api.params import choice_list, integer, json_body, window
 from webapp.db import get_db
 from webapp.errors import ApiError, error_response
+from webapp.names import request_names
 
 bp = Blueprint("recognition", __name__, url_prefix="/api/v1/recognition")
 
@@ -86,12 +87,14 @@ def plate_search() -> Response:
 
 
 def _csv(events: list) -> Response:
+    names = request_names(get_db())
     return csv_response(
-        ["event_id", "ts", "kind", "plate", "province", "vehicle", "camera_id", "ward_id",
-         "lon", "lat", "confidence"],
-        ([e.id, e.ts.isoformat(), e.kind, e.attributes.get("plate"),
-          e.attributes.get("province"), e.attributes.get("vehicle"), e.camera_id, e.ward_id,
-          e.lon, e.lat, e.attributes.get("confidence")] for e in events), "plates.csv")
+        ["event_id", "ts", "kind", "kind_name", "plate", "province", "vehicle", "camera_id",
+         "camera_name", "ward_id", "ward_name", "lon", "lat", "confidence"],
+        ([e.id, names.time(e.ts), e.kind, names.kind(e.kind), e.attributes.get("plate"),
+          e.attributes.get("province"), e.attributes.get("vehicle"), e.camera_id,
+          names.camera(e.camera_id), e.ward_id, names.ward(e.ward_id), e.lon, e.lat,
+          e.attributes.get("confidence")] for e in events), "plates.csv")
 
 
 @bp.get("/hotlist")
