@@ -113,3 +113,17 @@ def test_report_csv_never_hands_a_spreadsheet_a_formula(conn, settings, tmp_path
     # the HTML holds the names only as escaped text
     page = out.read_text(encoding="utf-8")
     assert "<img src=x onerror" not in page and "<svg onload" not in page
+
+
+def test_planner_report_download_escapes_names(db_app, conn, login):
+    """The same report as the planner page's download (/planner/hotspots.html)."""
+    _seed_with_payloads(conn)
+    client = db_app.test_client()
+    login(client, "planner")
+    answer = client.get("/planner/hotspots.html?from=2026-11-16&to=2026-11-17&lang=en"
+                        "&ward=w-duong-dong")
+    assert answer.status_code == 200, answer.data[:300]
+    page = answer.get_data(as_text=True)
+    assert "<img src=x onerror" not in page and "<svg onload" not in page
+    assert "&lt;img src=x onerror=" in page                 # the name, as text
+    assert '<html lang="en">' in page and "Vietnam time, UTC+7" in page
