@@ -38,6 +38,9 @@ DEFAULT_CLEAR_S = 60.0
 #: A measured condition (crowd density) still holds down to this share of its threshold:
 #: a crowd hovering at the threshold is one ongoing alert, not one per crossing.
 HOLD_RATIO = 0.8
+#: An ongoing alert forgets a track that has not fired for this long (trackers do not
+#: reuse ids; this only bounds the memory of a zone that stays busy for days).
+FORGET_TRACK_S = 900.0
 
 
 def default_cooldown_s(kind: str) -> float:
@@ -57,7 +60,7 @@ class OngoingAlert:
     started: float
     alerted: float
     active: float
-    tracks: set[int] = field(default_factory=set)
+    tracks: dict[int, float] = field(default_factory=dict)  # track → last firing
     repeats: int = 0      # folded since the last raised alert
     alerts: int = 1       # raised so far
     folded: int = 0       # folded in all
@@ -91,13 +94,13 @@ class OngoingAlerts:
             self._ended.append((key, alert))  # cleared meanwhile: this is a new alert
             alert = None
         if alert is None:
-            self.ongoing[key] = OngoingAlert(t, t, t, {track_id} if track_id is not None
-                                             else set())
+            self.ongoing[key] = OngoingAlert(t, t, t, {track_id: t} if track_id is not None
+                                             else {})
             return {"repeats": 0, "ongoing_s": 0}
         alert.active = max(alert.active, t)
         new_track = track_id is None or track_id not in alert.tracks
         if track_id is not None:
-            alert.tracks.add(track_id)
+            alert.tracks[track_id] = t
         if new_track and t - alert.alerted >= self.cooldown_s:
             attrs = {"repeats": alert.repeats, "ongoing_s": round(t - alert.started)}
             alert.alerted, alert.repeats = t, 0
@@ -113,4 +116,8 @@ class OngoingAlerts:
         gone = [(k, a) for k, a in self.ongoing.items() if t - a.active > self.clear_s]
         for key, _ in gone:
             del self.ongoing[key]
+        for alert in self.ongoing.values():
+            if len(alert.tracks) > 64:
+                alert.tracks = {k: v for k, v in alert.tracks.items()
+                                if t - v <= FORGET_TRACK_S}
         return ended + gone
