@@ -180,6 +180,9 @@ def report_hotspots(settings: Settings, since: datetime, until: datetime, ward_i
         click.echo(f"[{frac * 100:5.1f}%] {msg}", err=True)
 
     with open_database(settings) as url, connect(url) as conn:
+        problem = areas.unknown_wards(conn, [ward_id]) if ward_id else None
+        if problem:   # a typo: close matches, before any work
+            raise click.ClickException(f"--ward: {problem}")
         progress("reading events", 0.0)
         incidents = areas.incident_points(conn, since, until, kinds, ward_id)
         cameras = [c for c in areas.camera_records(conn) if c["enabled"]]
