@@ -138,11 +138,11 @@ def _profile_html(profile: np.ndarray, lang: str) -> str:
     return f"<table id='profile' class='vigil profile'>{head}{''.join(rows)}</table>"
 
 
-def _scope(wards: gpd.GeoDataFrame, ward_id: str | None, kind_labels: Sequence[str],
+def _scope(wards: gpd.GeoDataFrame, ward_ids: Sequence[str], kind_labels: Sequence[str],
            lang: str) -> str:
-    if ward_id:
+    if ward_ids:
         names = dict(zip(wards["id"], wards["name"])) if len(wards) else {}
-        where = say("ward", lang, name=names.get(ward_id, ward_id))
+        where = say("ward", lang, name=", ".join(names.get(w, w) for w in ward_ids))
     else:
         where = say("all_areas", lang)
     kinds = (say("kinds", lang, names=", ".join(kind_labels)) if kind_labels
@@ -276,14 +276,14 @@ def _cell_layer(m: folium.Map, sig: pd.DataFrame, lang: str) -> None:
 
 def build_report(result: HotspotResult, wards: gpd.GeoDataFrame, fovs: Sequence,
                  incidents: dict[str, np.ndarray], *, zones: gpd.GeoDataFrame | None = None,
-                 lang: str = "vi", tz: str = "Asia/Ho_Chi_Minh", ward_id: str | None = None,
+                 lang: str = "vi", tz: str = "Asia/Ho_Chi_Minh", ward_ids: Sequence[str] = (),
                  kind_labels: Sequence[str] = (), top_n: int = 20,
                  progress: Progress | None = None) -> tuple[str, pd.DataFrame]:
     """The report's HTML (offline, in ``lang``, times in ``tz``) and its top-N table.
 
-    ``ward_id`` and ``kind_labels`` (the event kinds in words) describe the filters the
-    incidents were read with. Only significant cells and wards are coloured; every name
-    is HTML-escaped.
+    ``ward_ids`` (the wards it is limited to; none: all) and ``kind_labels`` (the event
+    kinds in words; none: all alert kinds) describe the filters the incidents were read
+    with. Only significant cells and wards are coloured; every name is HTML-escaped.
     """
     check_lang(lang)
     step = progress or (lambda _m, _f: None)
@@ -326,7 +326,7 @@ def build_report(result: HotspotResult, wards: gpd.GeoDataFrame, fovs: Sequence,
 
     step("tables", 0.85)
     table = top_table(result, wards, top_n, lang)
-    body = _header_html(result, lang, tz, _scope(wards, ward_id, kind_labels, lang), len(fovs))
+    body = _header_html(result, lang, tz, _scope(wards, ward_ids, kind_labels, lang), len(fovs))
     top_title = say("top.title", lang, n=len(table)) if len(table) else ""
     tail = (f"<section class='vigil'><h2>{top_title}</h2>{_table_html(table, lang)}</section>"
             f"<section class='vigil'><h2>{say('profile', lang)}</h2>"

@@ -42,7 +42,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "local_time": ("giờ Việt Nam", "Vietnam time"),
     "all_areas": ("mọi phường", "all wards"),
     "all_kinds": ("mọi loại cảnh báo", "all alert kinds"),
-    "ward": ("phường {name}", "ward {name}"),
+    "ward": ("phường {name}", "ward(s) {name}"),
     "kinds": ("loại: {names}", "kinds: {names}"),
     "counts": ("{incidents} sự việc · {cameras} camera · {hours} giờ camera quan sát",
                "{incidents} incidents · {cameras} cameras · {hours} watched camera-hours"),

@@ -203,7 +203,8 @@ def report_hotspots(settings: Settings, since: datetime, until: datetime, ward_i
     stage = lambda m, f: progress(m, 0.05 + 0.45 * f)  # noqa: E731
     result = analyse(incidents, cameras, hours, wards, since, until, progress=stage)
     page, table = build_report(result, wards, camera_fovs(cameras), incidents, zones=zones,
-                               lang=lang, tz=settings.timezone, ward_id=ward_id,
+                               lang=lang, tz=settings.timezone,
+                               ward_ids=[ward_id] if ward_id else [],
                                kind_labels=[kind_label(k, lang) for k in kinds], top_n=top_n,
                                progress=lambda m, f: progress(m, 0.5 + 0.5 * f))
     html_path = write_report(out, page)

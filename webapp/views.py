@@ -221,14 +221,14 @@ def hotspot_report() -> Response:
     hours = watched_hours(conn, since, until)
     wards = gpd.GeoDataFrame.from_features(wards_geojson(conn)["features"], crs=4326)
     zones = gpd.GeoDataFrame.from_features(zones_geojson(conn)["features"], crs=4326)
-    if ward is not None:
-        wards = wards[wards["id"] == ward]
-    elif principal is not None and principal.wards is not None:
-        wards = wards[wards["id"].isin(sorted(principal.wards))]
+    scoped = principal is not None and principal.wards is not None
+    shown = [ward] if ward is not None else sorted(principal.wards) if scoped else []
+    if ward is not None or scoped:
+        wards = wards[wards["id"].isin(shown)]
     result = analyse(incidents, cameras, hours, wards, since, until)
     lang = current_locale()
     page, _table = build_report(result, wards, camera_fovs(cameras), incidents, zones=zones,
-                                lang=lang, tz=str(LOCAL_TZ), ward_id=ward,
+                                lang=lang, tz=str(LOCAL_TZ), ward_ids=shown,
                                 kind_labels=[kind_label(k, lang) for k in kinds])
     log.info("hotspot report %s..%s (%s incidents) for %s", first, last,
              len(incidents["ts"]), principal.name if principal else "?")

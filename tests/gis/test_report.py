@@ -228,7 +228,7 @@ def test_report_in_english(conn, settings, tmp_path):
     assert "No statistically significant hotspot in this period." in page
     assert "Too few incidents to tell a cluster from chance: 12 incidents" in page
     assert "2026-11-16 00:00" in page and "Vietnam time, UTC+7" in page
-    assert "ward Dương Đông" in page and "kinds: Fight" in page
+    assert "ward(s) Dương Đông" in page and "kinds: Fight" in page
     assert "Không có điểm nóng" not in page
 
 
