@@ -21,7 +21,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from store.model import GeoEvent
 from store.settings import Settings
@@ -99,31 +99,83 @@ class SimulatorLoop(threading.Thread):
         self.stopping = threading.Event()
         self.submitted = 0
         self.error: BaseException | None = None
+        self._conn: Any = None                   # psycopg connection, while it works
+        self._away_since: float | None = None    # the database is unreachable since
 
     def run(self) -> None:
-        from store.db import connect
-        from store.incidents import merge_new
+        """Each tick: the tick's events to the writer, then (when the database answers)
+        camera statuses, and now and then rollups and incidents.
+
+        While the database is away (a restart) the events still go to the writer, which
+        keeps them until it is back; statuses wait and are applied then.
+        """
         next_rollup = time.monotonic() + self.rollup_every_s
+        statuses: dict[str, str] = {}
         try:
-            with connect(self.url, autocommit=True) as conn:
-                while not self.stopping.wait(self.tick_s):
-                    now = datetime.now(timezone.utc)
+            while not self.stopping.wait(self.tick_s):
+                now = datetime.now(timezone.utc)
+                for event in self.simulator.events_between(self.last, now,
+                                                           step_s=max(self.tick_s, 1.0)):
+                    self.submit(event)
+                    self.submitted += 1
+                    if event.kind in _STATUS_OF_KIND:
+                        statuses[event.camera_id] = _STATUS_OF_KIND[event.kind]
+                self.last = now
+                due = time.monotonic() >= next_rollup
+                if self._keep_up(statuses, due):
                     statuses = {}
-                    for event in self.simulator.events_between(self.last, now,
-                                                               step_s=max(self.tick_s, 1.0)):
-                        self.submit(event)
-                        self.submitted += 1
-                        if event.kind in _STATUS_OF_KIND:
-                            statuses[event.camera_id] = _STATUS_OF_KIND[event.kind]
-                    self.last = now
-                    apply_statuses(conn, statuses)
-                    if time.monotonic() >= next_rollup:
-                        refresh_rollups(conn)
-                        merge_new(conn)       # incidents form without a page open
+                    if due:
                         next_rollup = time.monotonic() + self.rollup_every_s
         except Exception as exc:  # noqa: BLE001 - reported by the demo, which stops
             log.exception("the event simulator stopped")
             self.error = exc
+        finally:
+            self._disconnect()
+
+    def _keep_up(self, statuses: dict[str, str], rollup: bool) -> bool:
+        """Statuses (and rollups, incidents) to the database; False while it is away."""
+        import psycopg
+        try:
+            self._write_state(statuses, rollup)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            if self._away_since is None:
+                self._away_since = time.monotonic()
+                log.warning("the database is unreachable (%s); the simulator carries on "
+                            "and the writer keeps its events until it is back",
+                            str(exc).strip())
+            return False
+        if self._away_since is not None:
+            log.warning("the database is back after %.0f s; camera statuses caught up",
+                        time.monotonic() - self._away_since)
+            self._away_since = None
+        return True
+
+    def _write_state(self, statuses: dict[str, str], rollup: bool) -> None:
+        """On the loop's connection; one broken by a database restart is replaced once."""
+        import psycopg
+        from store.db import connect
+        from store.incidents import merge_new
+        for last_try in (self._conn is None, True):
+            try:
+                if self._conn is None:
+                    self._conn = connect(self.url, autocommit=True)
+                apply_statuses(self._conn, statuses)
+                if rollup:
+                    refresh_rollups(self._conn)
+                    merge_new(self._conn)     # incidents form without a page open
+                return
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                self._disconnect()
+                if last_try:
+                    raise
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - it is broken already
+                pass
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the loop to end and wait for it."""
