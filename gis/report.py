@@ -7,6 +7,12 @@ and drops the assets this report does not use (jQuery, Bootstrap, awesome-marker
 icon markers and no HTML popups are drawn). Nothing in the result refers to http(s).
 There is no tile layer (no tiles offline); the ward polygons and province outline are
 the base map. folium is imported here only.
+
+What the page says comes from :mod:`gis.report_text` (Vietnamese or English, times in the
+display zone). Only significant cells and wards are coloured, so the header's counts, the
+legend, the map and the table say the same thing; when nothing is significant the header
+says so and why. folium's tooltips put property values in ``innerHTML``, so every name
+(ward, zone, kind) is HTML-escaped before it goes into a feature.
 """
 
 from __future__ import annotations
