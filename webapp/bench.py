@@ -185,7 +185,8 @@ import json, sys
 from store.settings import load_settings
 from webapp import create_app, socketio
 args = json.loads(sys.argv[1])
-settings = load_settings({"state_dir": args["state_dir"]}, environ={})
+settings = load_settings({"state_dir": args["state_dir"],
+                          "socket_max_per_address": args["sockets"]}, environ={})
 app = create_app({"SETTINGS": settings, "DATABASE_URL": args["url"], "USERS": {},
                   "LOGIN_FILE": None, "REALTIME": True, "SOCKETIO_ASYNC_MODE": "gevent",
                   "WALL_TOKENS": {args["token"]: {"name": "bench"}}, "DB_POOL_SIZE": 4})
@@ -206,7 +207,7 @@ class _GeventServer:
             port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         args = json.dumps({"state_dir": str(settings.state_dir), "url": url, "token": token,
-                           "port": port})
+                           "port": port, "sockets": settings.socket_max_per_address})
         self.proc = subprocess.Popen([sys.executable, "-c", _GEVENT_SERVER, args],
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
@@ -240,6 +241,9 @@ def run_web_bench(settings: Settings, *, clients: int = 50, rate: int = 200,
 
     result = WebBenchResult(clients, rate, seconds, batch_ms, load_before=os.getloadavg(),
                             async_mode=async_mode)
+    # every client connects from 127.0.0.1: allow them all (webapp.socket_limits)
+    settings = settings.model_copy(update={"socket_max_per_address": max(
+        settings.socket_max_per_address, clients + 10)})
     token = secrets.token_urlsafe(16)
     spawn = mp.get_context("spawn")
     bench_name = f"vigil_bench_web_{os.getpid()}"

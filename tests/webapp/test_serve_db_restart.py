@@ -28,8 +28,7 @@ class EmbeddedServe(Serve):
         env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
         env.update(VIGIL_STATE_DIR=str(state_dir), PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen([sys.executable, "-m", "webapp.cli", "serve", "--port",
-                                      "0", "--no-maintenance"],
-                                     cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                                      "0"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, encoding="utf-8")
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
