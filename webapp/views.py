@@ -96,9 +96,10 @@ def _render(template: str, view: str, **extra: Any) -> str:
                            lang_switch=lang_switch_urls())
 
 
-def lang_switch_urls() -> dict[str, str]:
-    """The header's language links: each switches, then comes back to this page."""
-    nxt = request.full_path.rstrip("?") if request.query_string else request.path
+def lang_switch_urls(back: str | None = None) -> dict[str, str]:
+    """The header's language links: each switches, then comes back to this page (or to
+    ``back``, e.g. after a form's POST)."""
+    nxt = back or (request.full_path.rstrip("?") if request.query_string else request.path)
     return {lang: url_for("i18n.switch", lang=lang, next=nxt) for lang in LOCALES}
 
 

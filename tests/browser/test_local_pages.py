@@ -154,6 +154,7 @@ def test_admin_page_is_styled_in_the_menu_local_and_refuses_in_words(signed_in, 
     (disabled,) = site.conn.execute("SELECT disabled FROM users WHERE name = %s",
                                     (ADMIN,)).fetchone()
     assert disabled is False
+    assert page.get_attribute("a[data-lang=en]", "href").endswith("next=/admin")
     page.goto(f"{site.url}/admin?lang=en")
     assert page.inner_text("h1") == "Administration"
     page.locator(f"tr[data-user='{ADMIN}'] button[type=submit]").click()

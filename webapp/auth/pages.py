@@ -43,7 +43,9 @@ def _page(error: str | None = None) -> str:
 
     return render_template(
         "auth/admin.html", page=page_config("admin"), view="admin",
-        lang_switch=lang_switch_urls(), users=store_users.list_users(conn),
+        lang_switch=lang_switch_urls(url_for("admin_pages.admin_page")
+                                     if request.method == "POST" else None),
+        users=store_users.list_users(conn),
         api_tokens=store_users.list_api_tokens(conn),
         kiosk_tokens=store_users.list_kiosk_tokens(conn),
         entries=entries, action=action or "", error=error, ward_list=ward_list, s_=gettext)
