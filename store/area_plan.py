@@ -65,11 +65,6 @@ class AreaPlan:
     cameras: tuple[CameraMove, ...]
     events_keeping_tags: int
 
-    @property
-    def changes_anything(self) -> bool:
-        """Whether writing the layer would change any area or camera."""
-        return bool(self.added or self.removed or self.redrawn or self.renamed or self.cameras)
-
 
 def _same_boundary(a: BaseGeometry, b: BaseGeometry) -> bool:
     return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b),
