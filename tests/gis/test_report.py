@@ -238,7 +238,7 @@ def test_report_cli_refuses_unknown_ward_and_kind(conn, settings, tmp_path):
     res = CliRunner().invoke(report_group, ["hotspots", "--from", "2026-11-16", "--to",
                                             "2026-11-18", "--ward", "w-nowhere", "--out",
                                             str(out)], obj=settings)
-    assert res.exit_code == 1 and "--ward 'w-nowhere': no such ward" in res.output
+    assert res.exit_code == 1 and "unknown ward 'w-nowhere'" in res.output
     res = CliRunner().invoke(report_group, ["hotspots", "--from", "2026-11-16", "--to",
                                             "2026-11-18", "--kind", "figth", "--out",
                                             str(out)], obj=settings)
