@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from flask import Response, request
+from flask import Response
 
 from gis.grid import CELL_SIZE_M, cell_center
 from store import webqueries as q
@@ -11,12 +11,13 @@ from store.model import EVENT_KINDS
 from store.readers import heatmap_cells
 from webapp.access import allow, require, require_ward
 from webapp.api import bp
-from webapp.api.params import choice_list, integer, window
+from webapp.api.params import choice, choice_list, integer, window
 from webapp.db import get_db
 from webapp.errors import ApiError
 
 ZONE_KINDS = ("port", "airport", "market", "square", "casino", "tourist_area",
               "critical_site", "geofence")
+BUCKETS = ("15min", "hour", "day")
 ALERT_KINDS = sorted(k for k, spec in EVENT_KINDS.items() if spec.is_alert)
 
 
@@ -64,10 +65,7 @@ def ward_series(ward_id: str) -> Response:
     if not q.ward_exists(conn, ward_id):
         raise ApiError(404, f"ward {ward_id!r} not found")
     since, until = window(default_hours=24 * 7)
-    bucket = request.args.get("bucket") or "hour"
-    if bucket not in ("15min", "hour", "day"):
-        raise ApiError(400, f"query parameter bucket={bucket!r}: expected 15min, hour or day",
-                       parameter="bucket")
+    bucket = choice("bucket", BUCKETS, "hour")
     series = q.ward_series(conn, ward_id, since, until, bucket,
                            choice_list("kind", EVENT_KINDS))
     return {"ward_id": ward_id, "bucket": bucket, "since": since.isoformat(),

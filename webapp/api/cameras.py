@@ -11,7 +11,7 @@ from store.readers import camera_status
 from webapp.access import allow, require, require_ward
 from webapp.api import bp
 from webapp.api.events import page_json
-from webapp.api.params import integer, window
+from webapp.api.params import choice, integer, single, window
 from webapp.db import get_db
 from webapp.errors import ApiError
 
@@ -23,12 +23,9 @@ STATUSES = ("unknown", "online", "offline", "tampered", "disabled")
 def cameras() -> Response:
     """Every camera in scope as a GeoJSON FeatureCollection."""
     principal = require("view")
-    status = request.args.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise ApiError(400, f"query parameter status={status!r}: expected one of "
-                            f"{', '.join(STATUSES)}", parameter="status")
+    status = choice("status", STATUSES, "") or None
     features = q.camera_features(get_db(), principal.wards,
-                                 ward=request.args.get("ward") or None, status=status)
+                                 ward=single("ward") or None, status=status)
     return {"type": "FeatureCollection", "features": features}
 
 

@@ -23,7 +23,7 @@ from webapp.access import (Principal, allow, audit, current_principal, event_for
                            require_ward)
 from webapp.api import bp
 from webapp.api.export import csv_response, json_response
-from webapp.api.params import boolean, choice_list, integer, window
+from webapp.api.params import boolean, choice, choice_list, integer, window
 from webapp.db import get_db
 from webapp.errors import ApiError
 from webapp.evidence import resolve_evidence
@@ -119,7 +119,7 @@ def _filters_json(f: q.EventFilter) -> dict[str, Any]:
 def events_export() -> Response:
     """The filtered events as a CSV (``format=csv``, default) or JSON file; audited."""
     principal = require("view")
-    fmt = (choice_list("format", ("csv", "json")) or ["csv"])[-1]
+    fmt = choice("format", ("csv", "json"), "csv")
     cap = int(current_app.config.get("EXPORT_MAX_ROWS", EXPORT_MAX_ROWS))
     f = event_filter(principal, cap + 1, None)
     rows = q.event_page(get_db(), f)

@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from store.model import EVENT_KINDS
+from webapp.api.params import MAX_WINDOW_DAYS, TIME_EXAMPLE
 
 _KINDS = sorted(EVENT_KINDS)
+#: Methods that change something: a cookie session must send its CSRF token with them.
+_WRITES = ("post", "put", "patch", "delete")
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -37,31 +40,49 @@ _ERRORS = {
     "401": {"$ref": "#/components/responses/Unauthorized"},
     "403": {"$ref": "#/components/responses/Forbidden"},
 }
+#: More ways a request with a body can be refused.
+_BODY_ERRORS = {
+    "413": {"$ref": "#/components/responses/TooLarge"},
+    "415": {"$ref": "#/components/responses/UnsupportedMediaType"},
+}
 _NOT_FOUND = {"404": {"$ref": "#/components/responses/NotFound"}}
 _STR = {"type": "string"}
 _INT = {"type": "integer"}
 _TIME = {"type": "string", "format": "date-time"}
 _WINDOW = [
-    _q("since", _TIME, "Start of the window (ISO 8601); default: `hours` before `until`."),
-    _q("until", _TIME, "End of the window; default: now."),
-    _q("hours", {"type": "integer", "minimum": 1}, "Window length when `since` is absent."),
+    _q("since", _TIME, "Start of the window: an RFC 3339 time with its offset (e.g. "
+                       f"`{TIME_EXAMPLE}`); default: `hours` before `until`. Must be "
+                       f"before `until`, and at most {MAX_WINDOW_DAYS} days before it "
+                       "(else 400 naming `since`)."),
+    _q("until", _TIME, "End of the window (RFC 3339 with its offset); default: now."),
+    _q("hours", {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_DAYS * 24},
+       f"Window length when `since` is absent (at most {MAX_WINDOW_DAYS} days)."),
 ]
+
+
+def _choices(values: Any) -> dict[str, Any]:
+    """A filter taking one or more of ``values`` (comma-separated or repeated); an empty
+    value (a form's "all" choice) filters nothing."""
+    return {"type": "string", "enum": ["", *sorted(values)]}
+
+
+_CURSOR = {"type": "integer", "minimum": 1}
 #: The filters of the event list and of its export.
 _EVENT_FILTERS = [
     _q("ward", _STR, "Ward id(s), comma-separated or repeated."),
     _q("zone", _STR, "Zone id(s)."),
     _q("camera", _STR, "Camera id(s)."),
-    _q("kind", {"type": "string", "enum": _KINDS}, "Event kind(s)."),
+    _q("kind", _choices(_KINDS), "Event kind(s); empty: every kind."),
     _q("severity_min", {"type": "integer", "minimum": 0, "maximum": 3},
        "Lowest severity (0 info … 3 critical)."),
     _q("alerts_only", {"type": "boolean"}, "Only alert kinds."),
-    _q("status", {"type": "string", "enum": ["new", "acknowledged", "assigned", "resolved"]},
-       "Alert status(es)."),
+    _q("status", _choices(["new", "acknowledged", "assigned", "resolved"]),
+       "Alert status(es); empty: every status."),
     *_WINDOW,
 ]
 _CAMERA_ID = _p("camera_id", _STR, "Camera id.")
 _EVENT_ID = _p("event_id", {"type": "integer", "minimum": 1}, "Event id.")
-_NOTE = {"type": "string", "maxLength": 2000}
+_NOTE = {"type": ["string", "null"], "maxLength": 2000}
 
 
 def _op(summary: str, permission: str, responses: dict[str, Any],
@@ -74,10 +95,14 @@ def _op(summary: str, permission: str, responses: dict[str, Any],
                           "responses": {**responses, **_ERRORS}}
     if parameters:
         op["parameters"] = parameters
+    if permission == "public":
+        op["security"] = []
     if body is not None:
-        op["requestBody"] = {"required": True,
+        # a body without required fields may be left out (acknowledge, kiosk rotate)
+        required = bool(body.get("required") or body.get("minProperties"))
+        op["requestBody"] = {"required": required,
                              "content": {"application/json": {"schema": body}}}
-        op["security"] = [{"session": [], "csrf": []}]
+        op["responses"].update(_BODY_ERRORS)
     return op
 
 
@@ -90,6 +115,8 @@ def _alert_action(summary: str, extra: dict[str, Any], required: list[str]) -> d
 
 
 def _paths() -> dict[str, Any]:
+    from webapp.api.areas import BUCKETS, ZONE_KINDS
+    from webapp.api.cameras import STATUSES
     feature_collection = _ref("FeatureCollection")
     return {
         "/session": {
@@ -106,8 +133,7 @@ def _paths() -> dict[str, Any]:
             "Cameras as GeoJSON points (within the user's ward scope)", "view",
             {"200": _json(feature_collection)},
             [_q("ward", _STR, "Only this ward."),
-             _q("status", {"type": "string", "enum": ["unknown", "online", "offline",
-                                                      "tampered", "disabled"]}, "Only this status.")],
+             _q("status", {"type": "string", "enum": list(STATUSES)}, "Only this status.")],
             "cameras")},
         "/cameras/health": {"get": _op(
             "Camera health: status and the latest heartbeat of each camera", "view",
@@ -123,14 +149,14 @@ def _paths() -> dict[str, Any]:
             "A camera's events, newest first, keyset-paged", "view",
             {"200": _json(_ref("EventPage")), **_NOT_FOUND},
             [_CAMERA_ID, *_WINDOW,
-             _q("before", _INT, "Cursor: only events with a smaller id (`next_before`)."),
+             _q("before", _CURSOR, "Cursor: only events with a smaller id (`next_before`)."),
              _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "Page size.")],
             "cameras")},
         "/events": {"get": _op(
             "Events with filters, newest first, keyset-paged (`before` = `next_before`)",
             "view", {"200": _json(_ref("EventPage"))},
             [*_EVENT_FILTERS,
-             _q("before", _INT, "Cursor: only events with a smaller id."),
+             _q("before", _CURSOR, "Cursor: only events with a smaller id."),
              _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
                 "Page size (default 200).")], "events")},
         "/events/export": {"get": _op(
@@ -163,7 +189,8 @@ def _paths() -> dict[str, Any]:
         "/heatmap/incidents": {"get": _op(
             "Incident heatmap: counts per 250 m grid cell from the rollups", "view",
             {"200": _json(_ref("HeatmapCells"))},
-            [*_WINDOW, _q("kind", _STR, "Event kind(s); default: every alert kind."),
+            [*_WINDOW, _q("kind", _choices(_KINDS),
+                          "Event kind(s); absent or empty: every alert kind."),
              _q("ward", _STR, "Ward id(s).")], "heatmap")},
         "/heatmap/crowd": {"get": _op(
             "Crowd-density heatmap: the latest crowd sample of each camera", "view",
@@ -174,7 +201,9 @@ def _paths() -> dict[str, Any]:
                               {"200": _json(feature_collection)}, tag="areas")},
         "/zones": {"get": _op("Zones (ports, airport, markets, …) as GeoJSON polygons", "view",
                               {"200": _json(feature_collection)},
-                              [_q("kind", _STR, "Zone kind(s).")], "areas")},
+                              [_q("kind", _choices(ZONE_KINDS),
+                                  "Zone kind(s), comma-separated or repeated; empty: every "
+                                  "kind.")], "areas")},
         "/wards/counts": {"get": _op(
             "Event counts per ward and kind over a window", "plan",
             {"200": _json(_ref("WardCounts"))}, [*_WINDOW, _q("ward", _STR, "Ward id(s).")],
@@ -183,9 +212,9 @@ def _paths() -> dict[str, Any]:
             "A ward's event counts per time bucket and kind", "plan",
             {"200": _json(_ref("WardSeries")), **_NOT_FOUND},
             [_p("ward_id", _STR, "Ward id."), *_WINDOW,
-             _q("bucket", {"type": "string", "enum": ["15min", "hour", "day"]},
+             _q("bucket", {"type": "string", "enum": list(BUCKETS)},
                 "Bucket size (default hour)."),
-             _q("kind", _STR, "Event kind(s).")], "areas")},
+             _q("kind", _choices(_KINDS), "Event kind(s); empty: every kind.")], "areas")},
         "/openapi.json": {"get": _op("This document", "view",
                                      {"200": _json({"type": "object"})}, tag="meta")},
     }
@@ -288,6 +317,16 @@ def _admin_paths() -> dict[str, Any]:
     return openapi_paths()
 
 
+def _with_csrf(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every state-changing operation of a signed-in user needs the session and its CSRF
+    token (kiosk and API tokens are read-only)."""
+    for methods in paths.values():
+        for method, op in methods.items():
+            if method in _WRITES and op.get("security") != []:
+                op["security"] = [{"session": [], "csrf": []}]
+    return paths
+
+
 def openapi_document() -> dict[str, Any]:
     """The whole document."""
     return {
@@ -298,9 +337,11 @@ def openapi_document() -> dict[str, Any]:
                                 "send a kiosk token as `Authorization: Bearer`; "
                                 "state-changing calls need `X-CSRF-Token` from "
                                 "`GET /api/v1/session`. Ward-scoped users only see their "
-                                "wards. Times are ISO 8601 (UTC in responses)."},
+                                "wards. Times are RFC 3339 with their offset (UTC in "
+                                "responses). Text may not contain NUL characters (U+0000): "
+                                "such a request is refused with 400."},
         "servers": [{"url": "/api/v1"}],
-        "paths": {**_paths(), **_recognition_paths(), **_admin_paths()},
+        "paths": _with_csrf({**_paths(), **_recognition_paths(), **_admin_paths()}),
         "components": {
             "schemas": _schemas(),
             "responses": {
@@ -309,6 +350,9 @@ def openapi_document() -> dict[str, Any]:
                 "Forbidden": _response("The role may not do this, or the CSRF token is wrong"),
                 "NotFound": _response("No such object (or outside the user's ward scope)"),
                 "Conflict": _response("The alert is not in a state this action applies to"),
+                "TooLarge": _response("The body is larger than the server accepts "
+                                      "(64 KiB; `details.max_bytes` says)"),
+                "UnsupportedMediaType": _response("The body is not JSON"),
             },
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "session"},

@@ -2,51 +2,90 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence
 
 from flask import request
 
 from store.model import MAX_FUTURE_SKEW
 from webapp.errors import ApiError
 
-T = TypeVar("T")
-
-
 def _bad(name: str, value: Any, expected: str) -> ApiError:
     return ApiError(400, f"query parameter {name}={value!r}: {expected}", parameter=name)
 
 
+def single(name: str) -> str | None:
+    """The value of a single-valued query parameter (None when absent); a parameter
+    given twice is refused rather than one of its values silently dropped."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise ApiError(400, f"query parameter {name} is given {len(values)} times: "
+                            "give it once", parameter=name)
+    return values[0] if values else None
+
+
 def integer(name: str, default: int | None = None, *, lo: int | None = None,
             hi: int | None = None) -> int | None:
-    """An integer parameter within [lo, hi]."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+    """An integer parameter within [lo, hi]; an empty value is refused."""
+    raw = single(name)
+    if raw is None:
         return default
     try:
         value = int(raw)
     except ValueError:
         raise _bad(name, raw, "expected an integer") from None
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise _bad(name, raw, f"expected an integer from {lo} to {hi}")
+        bounds = f"from {lo} to {hi}" if lo is not None and hi is not None else \
+            (f"of at least {lo}" if lo is not None else f"of at most {hi}")
+        raise _bad(name, raw, f"expected an integer {bounds}")
     return value
 
 
-def timestamp(name: str, default: datetime | None = None) -> datetime | None:
-    """An ISO 8601 timestamp (naive values are taken as UTC)."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
+#: RFC 3339 (the OpenAPI ``date-time`` format): date, ``T``, time, and an offset.
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", re.ASCII)
+TIME_EXAMPLE = "2026-11-21T08:00:00+07:00"
+
+
+def rfc3339(text: str) -> datetime | None:
+    """``text`` as an aware datetime if it is an RFC 3339 time (offset required; a leap
+    second reads as :59), else None."""
+    match = _RFC3339.fullmatch(text.upper())
+    if match is None:
+        return None
+    head, seconds, fraction, offset = match.groups()
+    seconds = "59" if seconds == "60" else seconds
     try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise _bad(name, raw, "expected an ISO 8601 time, e.g. 2026-11-21T08:00:00+07:00") \
-            from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(f"{head}:{seconds}{fraction or ''}"
+                                      f"{'+00:00' if offset == 'Z' else offset}")
+    except ValueError:                                  # e.g. month 13, hour 25
+        return None
+
+
+def timestamp(name: str, default: datetime | None = None) -> datetime | None:
+    """An RFC 3339 time with its offset (``Z`` or ``+07:00``); an empty value is refused."""
+    raw = single(name)
+    if raw is None:
+        return default
+    value = rfc3339(raw)
+    if value is None:
+        raise _bad(name, raw, f"expected a time with its offset, e.g. {TIME_EXAMPLE}")
+    return value
+
+
+def choice(name: str, allowed: Sequence[str], default: str) -> str:
+    """A single-valued parameter that is one of ``allowed`` (``default`` when absent)."""
+    raw = single(name)
+    if raw is None:
+        return default
+    if raw not in allowed:
+        raise _bad(name, raw, f"expected one of {', '.join(allowed)}")
+    return raw
 
 
 def choice_list(name: str, allowed: Any = None) -> list[str]:
-    """A repeatable or comma-separated parameter, each value checked against ``allowed``."""
+    """A repeatable or comma-separated parameter, each value checked against ``allowed``;
+    empty values are skipped (a form's "all" choice sends ``kind=``)."""
     values = [v.strip() for raw in request.args.getlist(name) for v in raw.split(",")
               if v.strip()]
     if allowed is not None:
@@ -57,9 +96,9 @@ def choice_list(name: str, allowed: Any = None) -> list[str]:
 
 
 def boolean(name: str, default: bool = False) -> bool:
-    """true/false/1/0."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+    """true/false/1/0/yes/no; an empty value is refused."""
+    raw = single(name)
+    if raw is None:
         return default
     if raw.lower() in ("1", "true", "yes"):
         return True
@@ -68,7 +107,12 @@ def boolean(name: str, default: bool = False) -> bool:
     raise _bad(name, raw, "expected true or false")
 
 
-def window(default_hours: int = 24, max_days: int = 366) -> tuple[datetime, datetime]:
+#: The longest time window a query may ask for (``hours`` at most 24 × this).
+MAX_WINDOW_DAYS = 366
+
+
+def window(default_hours: int = 24,
+           max_days: int = MAX_WINDOW_DAYS) -> tuple[datetime, datetime]:
     """``since``/``until`` (or ``hours`` back from now) as a checked UTC window; the
     default ``until`` allows for the camera clock skew the store accepts."""
     now = datetime.now(timezone.utc)

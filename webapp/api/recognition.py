@@ -13,14 +13,14 @@ recognition page (:mod:`webapp.recognition_views`).
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
 
 from flask import Blueprint, Response, request
 
 from store import watchlist as wl
 from webapp.access import allow, require
 from webapp.api.export import csv_response
-from webapp.api.params import choice_list, integer, json_body, window
+from webapp.api.params import choice, integer, json_body, rfc3339, single, window
 from webapp.db import get_db
 from webapp.errors import ApiError, error_response
 from webapp.names import request_names
@@ -34,6 +34,8 @@ def _not_found(exc: wl.NotFound) -> Response:
     return error_response(404, str(exc))
 
 MAX_REASON = 2000
+#: What a plate search needs: a letter or digit of a plate (the rest is punctuation).
+PLATE_QUERY = re.compile("[0-9A-Za-zĐđ]")
 
 
 def _remote() -> str | None:
@@ -47,12 +49,7 @@ def _reason(value: object) -> bool:
 def _time(value: object) -> bool:
     if value is None:
         return True
-    if not isinstance(value, str):
-        return False
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo is not None
-    except ValueError:
-        return False
+    return isinstance(value, str) and rfc3339(value) is not None
 
 
 @bp.get("/plates")
@@ -60,13 +57,13 @@ def _time(value: object) -> bool:
 def plate_search() -> Response:
     """Plate reads and matches whose plate contains ``plate`` (partial, any punctuation)."""
     principal = require("evidence")
-    partial = request.args.get("plate", "")
-    if not wl.compact(partial) or len(partial) > 20:
+    partial = single("plate") or ""
+    if not PLATE_QUERY.search(partial) or len(partial) > 20:
         raise ApiError(400, "query parameter plate: give 1–20 characters of a plate, "
                        "e.g. 51G-12", parameter="plate")
     since, until = window(default_hours=24 * 7)
     limit = integer("limit", 100, lo=1, hi=1000)
-    export = choice_list("format", ("json", "csv")) == ["csv"]
+    export = choice("format", ("json", "csv"), "json") == "csv"
     conn = get_db()
     with conn.transaction():
         events = wl.find_plate_events(conn, partial, start=since, end=until,
@@ -116,8 +113,7 @@ def hotlist_add() -> Response:
     try:
         plate = wl.add_plate(get_db(), body["plate"], principal.name,
                              reason=body.get("reason"), remote=_remote(),
-                             expires_at=datetime.fromisoformat(expires.replace("Z", "+00:00"))
-                             if expires else None)
+                             expires_at=rfc3339(expires) if expires else None)
     except ValueError as exc:
         raise ApiError(422, str(exc), field="plate") from None
     return {"plate": plate.text, "plate_compact": plate.compact, "vehicle": plate.vehicle,
@@ -137,7 +133,7 @@ def hotlist_remove(plate: str) -> Response:
 def watchlist() -> Response:
     """Watchlist persons (no embeddings)."""
     principal = require("admin")
-    name = request.args.get("name") or None
+    name = single("name") or None
     if name is not None and len(name) > 200:
         raise ApiError(400, "query parameter name: at most 200 characters",
                        parameter="name")
@@ -193,7 +189,7 @@ def incidents() -> Response:
                   current_app.config.get("INCIDENT_WINDOW_S", 300.0))
     found = inc.list_incidents(conn, since, until, principal.wards,
                                integer("limit", 200, lo=1, hi=2000))
-    if choice_list("format", ("json", "geojson")) == ["geojson"]:
+    if choice("format", ("json", "geojson"), "json") == "geojson":
         # one point per incident with its member count: one pin on the map
         return current_app.json.response({"type": "FeatureCollection", "features": [
             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [i["lon"],
@@ -246,14 +242,18 @@ def openapi_paths() -> dict:
     reason = {"type": ["string", "null"], "maxLength": MAX_REASON}
     return {
         "/recognition/plates": {"get": op(
-            "Plate reads and matches containing a partial plate", "evidence",
-            {"200": _json(obj)}, [_q("plate", {"type": "string", "minLength": 1,
-                                               "maxLength": 20},
-                                     "Part of a plate, any punctuation (51G-12).", True),
-                                  *_WINDOW, _q("limit", {"type": "integer", "minimum": 1,
-                                                         "maximum": 1000}, "At most."),
-                                  _q("format", {"enum": ["json", "csv"]},
-                                     "csv: an export (audited as such).")])},
+            "Plate reads and matches containing a partial plate (`format=csv`: the same "
+            "as a CSV file, UTF-8 with BOM)", "evidence",
+            {"200": {"description": "The reads, as JSON or (format=csv) a CSV file",
+                     "content": {"application/json": {"schema": obj},
+                                 "text/csv": {"schema": {"type": "string"}}}}},
+            [_q("plate", {"type": "string", "minLength": 1, "maxLength": 20,
+                          "pattern": PLATE_QUERY.pattern},
+                "Part of a plate with at least one letter or digit, any punctuation "
+                "(51G-12).", True),
+             *_WINDOW, _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000},
+                          "At most."),
+             _q("format", {"enum": ["json", "csv"]}, "csv: an export (audited as such).")])},
         "/recognition/hotlist": {
             "get": op("Plate hotlist", "act", {"200": _json(obj)}),
             "post": op("Add a plate to the hotlist", "act",

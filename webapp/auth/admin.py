@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from functools import partial
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -19,7 +19,7 @@ from store import audit as store_audit
 from store import users as store_users
 from store.users import TOKEN_SCOPES, UserError, token_key
 from webapp.access import allow, audit, current_principal
-from webapp.api.params import integer, json_body, timestamp
+from webapp.api.params import TIME_EXAMPLE, integer, json_body, rfc3339, single, timestamp
 from webapp.auth.bootstrap import rotate_kiosk_token
 from webapp.auth.passwords import hash_password, strength_problem
 from webapp.db import get_db
@@ -149,12 +149,10 @@ def tokens_add() -> tuple[dict, int]:
                   "wards": _wards, "expires_at": _str(40)}, {"name", "scopes"})
     expires = None
     if "expires_at" in body:
-        try:
-            expires = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
-        except ValueError:
-            raise ApiError(400, "field 'expires_at': an ISO 8601 time", field="expires_at") \
-                from None
-        expires = expires if expires.tzinfo else expires.replace(tzinfo=timezone.utc)
+        expires = rfc3339(body["expires_at"])
+        if expires is None:
+            raise ApiError(400, "field 'expires_at': a time with its offset, e.g. "
+                                f"{TIME_EXAMPLE}", field="expires_at")
     token = "vgt_" + secrets.token_urlsafe(32)
     conn = get_db()
     try:
@@ -212,8 +210,8 @@ def kiosk_revoke(name: str) -> Response:
 def audit_list() -> Response:
     """The audit log, newest first: ``?action=`` (prefix), ``?actor=``, ``?since=``,
     ``?limit=`` (≤ 1000)."""
-    action = request.args.get("action") or None
-    actor = request.args.get("actor") or None
+    action = single("action") or None
+    actor = single("actor") or None
     for name, value in (("action", action), ("actor", actor)):
         if value is not None and len(value) > 200:
             raise ApiError(400, f"query parameter {name}: at most 200 characters",

@@ -19,7 +19,11 @@ def openapi_paths() -> dict[str, Any]:
              "minItems": 1, "maxItems": 500, "description": "Ward ids; null: every ward."}
     role = {"enum": ["admin", "commander", "operator", "planner", "wall"]}
     password = {"type": "string", "minLength": 12, "maxLength": 256,
-                "description": "12+ characters, 3 kinds of character (or 16+)."}
+                "description": "12+ characters with 3 kinds of character (lower case, "
+                               "upper case, digits, others) or 16+ of any kind; at least "
+                               "5 different characters, not a common password, not "
+                               "containing the user name. A weaker one is refused with "
+                               "400 naming `password`."}
     name = _p("name", {"type": "string", "minLength": 1, "maxLength": 100}, "Name.")
     no_content = {"204": {"description": "Done"}}
     conflict = {"409": {"$ref": "#/components/responses/Conflict"}}
