@@ -161,7 +161,8 @@ def _no_hotspot_html(result: HotspotResult, lang: str) -> str:
     if reason is None:
         return ""
     code, numbers = reason
-    return (f"<p id='no-hotspots' class='none'><b>{say('none', lang)}</b> "
+    headline = say("none.cells" if len(result.hot_wards()) else "none", lang)
+    return (f"<p id='no-hotspots' class='none'><b>{headline}</b> "
             f"<span id='no-hotspots-why' data-reason='{code}'>{say('why.' + code, lang, **numbers)}"
             "</span></p>")
 

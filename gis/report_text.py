@@ -52,6 +52,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                    "</b> wards are statistically significant hotspots (p < 0.10)"),
     "none": ("Không có điểm nóng có ý nghĩa thống kê trong kỳ này.",
              "No statistically significant hotspot in this period."),
+    "none.cells": ("Không ô lưới nào là điểm nóng có ý nghĩa thống kê (chỉ phường).",
+                   "No grid cell is a statistically significant hotspot (only wards are)."),
     "why.no_incidents": ("Không có sự việc nào khớp bộ lọc trong kỳ.",
                          "No incident matches the filters in the period."),
     "why.no_camera_hours": (

@@ -244,3 +244,32 @@ def test_report_cli_refuses_unknown_ward_and_kind(conn, settings, tmp_path):
                                             str(out)], obj=settings)
     assert res.exit_code == 2 and "'figth' is not one of" in res.output
     assert not out.exists() and not out.with_suffix(".csv").exists()
+
+
+def test_hot_wards_without_hot_cells_are_not_called_no_hotspot():
+    """The header never says 'no hotspot' next to a ward it colours as one."""
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from gis.hotspots import HotspotResult
+    from gis.report import build_report
+    wards = gpd.GeoDataFrame({"id": ["a", "b"], "name": ["Phường A", "Phường B"],
+                              "approximate": [True, True]},
+                             geometry=[shapely.box(105.70, 19.70, 105.71, 19.71),
+                                       shapely.box(105.71, 19.70, 105.72, 19.71)], crs=4326)
+    cells = pd.DataFrame({"cell_id": [grid.cell_id(105.705, 19.705)], "lon": [105.705],
+                          "lat": [19.705], "n": [3], "exposure_h": [10.0], "rate": [0.3],
+                          "z": [np.nan], "p": [np.nan], "q": [np.nan], "category": ["ns"]})
+    ward_stats = pd.DataFrame({"ward_id": ["a", "b"], "name": ["Phường A", "Phường B"],
+                               "n": [40, 1], "exposure_h": [10.0, 10.0], "rate": [4.0, 0.1],
+                               "z": [2.8, -0.5], "p": [0.005, 0.6], "q": [0.01, 0.6],
+                               "category": ["hot-99", "ns"]})
+    result = HotspotResult(T0, T0 + timedelta(days=1), cells, ward_stats, np.zeros((7, 24),
+                           dtype=int), 41, 0, camera_hours=20.0)
+    incidents = {"lon": np.array([105.705]), "lat": np.array([19.705])}
+    page, _ = build_report(result, wards, [], incidents)
+    assert "<b id='hot-count'>0</b> ô lưới và <b id='hot-wards'>1</b> phường" in page
+    assert "Không ô lưới nào là điểm nóng có ý nghĩa thống kê (chỉ phường)." in page
+    assert "Không có điểm nóng có ý nghĩa thống kê trong kỳ này." not in page
+    assert "data-category='hot-99'" in page          # the legend shows the ward's colour
