@@ -10,7 +10,8 @@ holding a server thread or four. So:
 * a connection that has not joined ``/`` within ``SOCKET_JOIN_GRACE_S`` seconds
   (settings ``socket_join_grace_s``) is closed by the server, as is one that left ``/``
   (sent ``41``) and stayed;
-* a refused CONNECT is answered (``44 …``) and the connection closed at once;
+* a refused CONNECT is answered (``44 …``) and the connection closed at once, as is one
+  whose connect handler failed (the database away: the browser reconnects later);
 * one client address holds at most ``SOCKET_MAX_PER_ADDRESS`` connections at a time
   (settings ``socket_max_per_address``); more are refused with HTTP 401 before the
   WebSocket opens. The address is the TCP peer's: behind a reverse proxy every browser
@@ -82,12 +83,15 @@ class SocketLimits:
         return self._on_connect(eio_sid, environ)
 
     def _message(self, eio_sid: str, data: Any) -> Any:
-        result = self._on_message(eio_sid, data)
-        if isinstance(data, str) and data.startswith(CONNECT_PACKET) \
-                and not self.joined(eio_sid):
-            self.stats["closed_refused"] += 1    # the "44" is queued before the close
-            self._close(eio_sid, "refused")
-        return result
+        connecting = isinstance(data, str) and data.startswith(CONNECT_PACKET)
+        try:
+            return self._on_message(eio_sid, data)
+        finally:
+            # refused ("44" is queued before the close), or the connect handler failed
+            # (the database is away: the browser's reconnection then tries again)
+            if connecting and not self.connected(eio_sid):
+                self.stats["closed_refused"] += 1
+                self._close(eio_sid, "refused")
 
     def _disconnect(self, eio_sid: str, *reason: Any) -> Any:
         self._forget(eio_sid)
@@ -98,6 +102,11 @@ class SocketLimits:
     def joined(self, eio_sid: str) -> bool:
         """Whether the connection has joined (or is joining) the namespace ``/``."""
         return self.server.manager.sid_from_eio_sid(eio_sid, NAMESPACE) is not None
+
+    def connected(self, eio_sid: str) -> bool:
+        """Whether the connection has joined ``/`` and its connect handler accepted it."""
+        sid = self.server.manager.sid_from_eio_sid(eio_sid, NAMESPACE)
+        return sid is not None and self.server.manager.is_connected(sid, NAMESPACE)
 
     def open_from(self, address: str) -> int:
         """Connections now open from ``address``."""

@@ -162,3 +162,20 @@ def test_a_signed_in_client_stays_past_the_grace_and_gets_events(live_server, co
         _poll(lambda: any(e["id"] == event_id for e in received), "the live event")
     finally:
         client.disconnect()
+
+
+def test_a_connection_whose_sign_in_fails_is_closed(live_server, conn, db_url,
+                                                    pg_admin_url) -> None:
+    """The connect handler itself failing (here: its database is gone) ends the
+    connection as a refusal does."""
+    from psycopg import sql
+
+    from store.db import connect
+    server = live_server(SOCKET_JOIN_GRACE_S=300.0)
+    conn.close()
+    with connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+            sql.Identifier(db_url.rsplit("/", 1)[1].split("?", 1)[0])))
+    sock = RawSocket(server.url)
+    sock.send("40" + json.dumps({"token": WALL_TOKEN}))
+    assert sock.wait_closed(), "a connection whose sign-in failed was left open"
