@@ -155,6 +155,13 @@ def test_admin_page_is_styled_in_the_menu_local_and_refuses_in_words(signed_in, 
                                     (ADMIN,)).fetchone()
     assert disabled is False
     assert page.get_attribute("a[data-lang=en]", "href").endswith("next=/admin")
+    # the recognition page's audit log: local times, actions in words
+    page.goto(f"{site.url}/recognition")
+    (viewed_at,) = site.conn.execute("SELECT max(at) FROM audit_log WHERE action = "
+                                     "'hotlist.list'").fetchone()
+    viewed = page.locator("#audit tbody tr", has_text="Xem danh sách biển số theo dõi").first
+    assert viewed.locator("td.time").inner_text() == local(viewed_at)
+    assert "hotlist.list" not in page.inner_text("#audit")
     page.goto(f"{site.url}/admin?lang=en")
     assert page.inner_text("h1") == "Administration"
     page.locator(f"tr[data-user='{ADMIN}'] button[type=submit]").click()
