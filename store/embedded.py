@@ -210,7 +210,7 @@ class EmbeddedPostgres:
                     if not (self.data / "PG_VERSION").exists():
                         self._initdb()
                     if self.postmaster_pid() is None:
-                        self._pg_ctl_start()
+                        self._start_server()
                     owners.add(os.getpid())
                 self._started = True
                 _register_exit(self)
@@ -220,6 +220,17 @@ class EmbeddedPostgres:
                                                     name="vigil-pg-supervisor")
                 self._supervisor.start()
             return self.url
+
+    def _start_server(self) -> None:
+        """pg_ctl start, once a dead server's backends and stale lock files are gone
+        (PostgreSQL refuses to start while a zombie holds the old pid)."""
+        self._end_orphans()
+        for lock in (self.data / "postmaster.pid", self.socket_dir / f".s.PGSQL.{PORT}.lock"):
+            pid = _pid_in(lock)
+            if pid is not None and not _alive(pid):
+                log.info("removing %s of the dead server (pid %s)", lock.name, pid)
+                lock.unlink(missing_ok=True)
+        self._pg_ctl_start()
 
     def _pg_ctl_start(self) -> None:
         proc = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.logfile),
@@ -253,25 +264,14 @@ class EmbeddedPostgres:
                           "in %.0f s): %s", time.monotonic() - down_since, wait, exc)
 
     def restart_if_down(self) -> bool:
-        """Start the server again if its postmaster has died; True if this call did.
-
-        The dead server's backends are waited for (then ended), and its stale
-        ``postmaster.pid`` and socket lock file removed: PostgreSQL would otherwise
-        refuse to start while a zombie holds the old pid.
-        """
+        """Start the server again if its postmaster has died; True if this call did."""
         with self._lock:
             if not self._started or self._unsupervised.is_set():
                 return False
             with self._owners():                   # one restart among the sharing processes
                 if self.postmaster_pid() is not None:
                     return False
-                self._end_orphans()
-                for lock in (self.data / "postmaster.pid",
-                             self.socket_dir / f".s.PGSQL.{PORT}.lock"):
-                    pid = _pid_in(lock)
-                    if pid is not None and not _alive(pid):
-                        lock.unlink(missing_ok=True)
-                self._pg_ctl_start()
+                self._start_server()
                 self.restarts += 1
                 return True
 
