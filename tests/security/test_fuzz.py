@@ -9,10 +9,11 @@ Schemathesis' own runner (``st run``) does the work: for the admin its examples,
 coverage (boundary and invalid values of every parameter, undeclared methods) and
 fuzzing phases; for the commander examples and fuzzing (the coverage phase's cases do
 not depend on the role). Fuzzing is bounded by ``SECURITY_FUZZ_EXAMPLES`` (default 8)
-examples per operation and mode. Rules the document can only state in words (a window's
-``since`` before its ``until``, a strong password, a Vietnamese plate) are kept in the
-generated valid cases by tests/security/schemathesis_hooks.py. Signing in and out is
-fuzzed by test_sessions; here it would end the run's own session.
+examples per operation and mode, with a fixed seed (``SECURITY_FUZZ_SEED``). Rules the
+document can only state in words (a window's ``since`` before its ``until``, a strong
+password, a Vietnamese plate) are kept in the generated valid cases by
+tests/security/schemathesis_hooks.py. Signing in and out is fuzzed by test_sessions;
+here it would end the run's own session.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import requests
 from tests.webapp.web_testing import PASSWORD, WARD_A, WARD_B, insert_event, seed_areas
 
 EXAMPLES = int(os.environ.get("SECURITY_FUZZ_EXAMPLES", "8"))
+SEED = os.environ.get("SECURITY_FUZZ_SEED", "20261121")
 ST = Path(sys.executable).with_name("st")
 REPO = Path(__file__).resolve().parents[2]
 #: The checks ``st run`` makes by default, named so that none drops out unnoticed.
@@ -92,7 +94,7 @@ def _run(url: str, user: str, workdir: Path) -> tuple[int, str, list[str]]:
     done = subprocess.run(
         [str(ST), "--config-file", str(config), "--no-color", "run", str(document),
          "--url", f"{url}/api/v1", "--checks", ",".join(CHECKS), "--phases", PHASES[user],
-         "--max-examples", str(EXAMPLES), "--seed", "20261121", "--workers", "1",
+         "--max-examples", str(EXAMPLES), "--seed", SEED, "--workers", "1",
          "--exclude-path", "/session", "--request-timeout", "30",
          "--report", "junit", "--report-junit-path", str(junit)],
         cwd=workdir, capture_output=True, text=True, timeout=900,
