@@ -186,3 +186,14 @@ def test_times_are_rfc_3339_with_an_offset(text: str, ok: bool) -> None:
     assert (value is not None) == ok
     if ok:
         assert value.tzinfo is not None
+
+
+@pytest.mark.parametrize("query, status", [
+    ("limit=1_0", 400), ("limit=%20 5", 400), ("limit=%D9%A5", 400),   # int() takes them
+    ("limit=%2B5", 200), ("before=" + "9" * 5000, 400), ("before=" + "9" * 30, 200),
+])
+def test_integers_are_written_as_digits(seeded: Flask, login, query: str, status: int) -> None:
+    client = seeded.test_client()
+    login(client, "admin")
+    response = client.get(f"/api/v1/events?{query}")
+    assert response.status_code == status, response.json

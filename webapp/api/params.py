@@ -11,6 +11,14 @@ from flask import request
 from store.model import MAX_FUTURE_SKEW
 from webapp.errors import ApiError
 
+#: An integer as a query string writes it (``int()`` would also take "1_000", " 5", "٥").
+_INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
+#: RFC 3339 (the OpenAPI ``date-time`` format): date, ``T``, time, and an offset.
+_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)",
+                      re.ASCII)
+TIME_EXAMPLE = "2026-11-21T08:00:00+07:00"
+
+
 def _bad(name: str, value: Any, expected: str) -> ApiError:
     return ApiError(400, f"query parameter {name}={value!r}: {expected}", parameter=name)
 
@@ -31,20 +39,17 @@ def integer(name: str, default: int | None = None, *, lo: int | None = None,
     raw = single(name)
     if raw is None:
         return default
+    if not _INTEGER.fullmatch(raw):
+        raise _bad(name, raw, "expected an integer")
     try:
         value = int(raw)
-    except ValueError:
-        raise _bad(name, raw, "expected an integer") from None
+    except ValueError:                  # more digits than Python converts (4,300)
+        raise _bad(name, raw[:20] + "…", "expected an integer of fewer digits") from None
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         bounds = f"from {lo} to {hi}" if lo is not None and hi is not None else \
             (f"of at least {lo}" if lo is not None else f"of at most {hi}")
         raise _bad(name, raw, f"expected an integer {bounds}")
     return value
-
-
-#: RFC 3339 (the OpenAPI ``date-time`` format): date, ``T``, time, and an offset.
-_RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)", re.ASCII)
-TIME_EXAMPLE = "2026-11-21T08:00:00+07:00"
 
 
 def rfc3339(text: str) -> datetime | None:
