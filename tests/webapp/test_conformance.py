@@ -61,6 +61,9 @@ def test_405_names_the_allowed_methods(app: Flask, login) -> None:
     ("/api/v1/recognition/plates?plate=51G&format=", "format"),
     ("/api/v1/recognition/incidents?format=", "format"),
     ("/api/v1/admin/audit?since=", "since"),
+    ("/api/v1/events?kind=%0D", "kind"),                       # blank is not empty
+    ("/api/v1/events?kind=fight,", "kind"),
+    ("/api/v1/zones?kind=market,%20port", "kind"),
 ])
 def test_empty_repeated_or_zoneless_values_are_refused_naming_the_parameter(
         seeded: Flask, login, query: str, parameter: str) -> None:

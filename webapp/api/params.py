@@ -89,13 +89,17 @@ def choice(name: str, allowed: Sequence[str], default: str) -> str:
 
 
 def choice_list(name: str, allowed: Any = None) -> list[str]:
-    """A repeatable or comma-separated parameter, each value checked against ``allowed``;
-    empty values are skipped (a form's "all" choice sends ``kind=``)."""
-    values = [v.strip() for raw in request.args.getlist(name) for v in raw.split(",")
-              if v.strip()]
-    if allowed is not None:
-        for v in values:
-            if v not in allowed:
+    """A repeatable or comma-separated parameter, each value exactly one of ``allowed``
+    (when given; else ids, blanks around them dropped). An empty value filters nothing:
+    a form's "all" choice sends ``kind=``."""
+    values = []
+    for raw in request.args.getlist(name):
+        for v in raw.split(",") if raw else ():
+            if allowed is None:
+                values += [v.strip()] if v.strip() else []
+            elif v in allowed:
+                values.append(v)
+            else:
                 raise _bad(name, v, f"expected one of {', '.join(sorted(allowed))}")
     return values
 
