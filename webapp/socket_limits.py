@@ -25,6 +25,7 @@ connection, closes the connections that overstayed.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections import Counter
@@ -33,6 +34,9 @@ from typing import Any, Callable
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/"
+#: After the server's close, how long a client has to answer it before the TCP connection
+#: is shut down under it (a client that reads nothing would otherwise hold two threads).
+CLOSE_HANDSHAKE_S = 2.0
 CONNECT_PACKET = "0"      # Socket.IO packet type CONNECT, first character of the message
 REFUSED_OVER_CAP = "too many connections from this address"
 
@@ -51,6 +55,8 @@ class SocketLimits:
         self.stats = {"refused_over_cap": 0, "closed_refused": 0, "closed_silent": 0}
         self._lock = threading.Lock()
         self._opened: dict[str, tuple[str, float]] = {}   # eio sid -> (address, opened)
+        self._tcp: dict[str, Any] = {}                     # eio sid -> the TCP socket
+        self._closing: list[tuple[float, Any]] = []        # (deadline, TCP socket)
         self._per_address: Counter[str] = Counter()
         self._capped: set[str] = set()                     # addresses at the cap (logged)
         self._stopped = threading.Event()
@@ -79,6 +85,8 @@ class SocketLimits:
                 return REFUSED_OVER_CAP            # Engine.IO answers 401 with this
             self._per_address[address] += 1
             self._opened[eio_sid] = (address, time.monotonic())
+            if environ.get("werkzeug.socket") is not None:
+                self._tcp[eio_sid] = environ["werkzeug.socket"]
             self._start_sweeper()
         return self._on_connect(eio_sid, environ)
 
@@ -115,6 +123,7 @@ class SocketLimits:
 
     def _forget(self, eio_sid: str) -> None:
         with self._lock:
+            self._tcp.pop(eio_sid, None)
             entry = self._opened.pop(eio_sid, None)
             if entry is None:
                 return
@@ -128,6 +137,10 @@ class SocketLimits:
                 log.info("socket connections from %s accepted again", address)
 
     def _close(self, eio_sid: str, why: str) -> None:
+        with self._lock:
+            tcp = self._tcp.get(eio_sid)
+            if tcp is not None:
+                self._closing.append((time.monotonic() + CLOSE_HANDSHAKE_S, tcp))
         sock = self.eio.sockets.get(eio_sid)
         if sock is None:
             self._forget(eio_sid)
@@ -155,11 +168,19 @@ class SocketLimits:
                 log.exception("closing idle sockets failed")
 
     def sweep(self) -> int:
-        """Close every connection older than the grace period that is not in ``/``;
-        returns how many were closed."""
+        """Close every connection older than the grace period that is not in ``/``, and
+        shut down those closed earlier whose client did not answer; returns how many
+        were closed."""
         now = time.monotonic()
         with self._lock:
             opened = list(self._opened.items())
+            due = [tcp for deadline, tcp in self._closing if deadline <= now]
+            self._closing = [(d, tcp) for d, tcp in self._closing if d > now]
+        for tcp in due:
+            try:
+                tcp.shutdown(socket.SHUT_RDWR)    # ends the server's reader threads
+            except OSError:
+                pass                              # closed in the ordinary way already
         closed = 0
         for eio_sid, (_address, since) in opened:
             sock = self.eio.sockets.get(eio_sid)

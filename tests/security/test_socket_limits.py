@@ -106,6 +106,19 @@ def test_silent_connections_are_closed_and_their_threads_end(live_server, conn) 
     assert not [s for s in _limits(server).eio.sockets.values() if not s.closed]
 
 
+def test_a_client_that_reads_nothing_does_not_keep_server_threads(live_server, conn) -> None:
+    """The server's close goes unanswered: the TCP connection is shut down under it."""
+    server = live_server(SOCKET_JOIN_GRACE_S=1.0)
+    before = _threads()
+    deaf = [RawSocket(server.url) for _ in range(10)]        # never read again
+    assert _threads() >= before + 10
+    _poll(lambda: _limits(server).stats["closed_silent"] == 10, "the server closes them")
+    _poll(lambda: _threads() <= before + 4,
+          f"server threads back near {before} (now {_threads()})")
+    for sock in deaf:
+        sock.close()
+
+
 def test_a_connection_that_leaves_the_namespace_is_closed(live_server, conn) -> None:
     server = live_server(SOCKET_JOIN_GRACE_S=1.0)
     sock = RawSocket(server.url)
