@@ -19,7 +19,8 @@ holding a server thread or four. So:
 
 The limits wrap the Engine.IO event handlers python-socketio registers (connect, message,
 disconnect), so they hold for every transport; one sweeper thread, started with the first
-connection, closes the connections that overstayed.
+connection, closes the connections that overstayed, and shuts down the TCP connection of
+any closed one whose client has not answered the close within ``CLOSE_HANDSHAKE_S``.
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from typing import Any, Callable
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/"
-#: After the server's close, how long a client has to answer it before the TCP connection
-#: is shut down under it (a client that reads nothing would otherwise hold two threads).
+#: After a connection closes (the server's close, or Engine.IO's ping timeout), how long
+#: the client has to answer before the TCP connection is shut down under it (a client that
+#: reads nothing would otherwise hold two server threads for good).
 CLOSE_HANDSHAKE_S = 2.0
 CONNECT_PACKET = "0"      # Socket.IO packet type CONNECT, first character of the message
 REFUSED_OVER_CAP = "too many connections from this address"
@@ -122,8 +124,12 @@ class SocketLimits:
             return self._per_address[address]
 
     def _forget(self, eio_sid: str) -> None:
+        """The connection is closing (whoever closed it): count it out, and shut its TCP
+        connection down if it is still open after the close handshake."""
         with self._lock:
-            self._tcp.pop(eio_sid, None)
+            tcp = self._tcp.pop(eio_sid, None)
+            if tcp is not None:
+                self._closing.append((time.monotonic() + CLOSE_HANDSHAKE_S, tcp))
             entry = self._opened.pop(eio_sid, None)
             if entry is None:
                 return
@@ -137,10 +143,6 @@ class SocketLimits:
                 log.info("socket connections from %s accepted again", address)
 
     def _close(self, eio_sid: str, why: str) -> None:
-        with self._lock:
-            tcp = self._tcp.get(eio_sid)
-            if tcp is not None:
-                self._closing.append((time.monotonic() + CLOSE_HANDSHAKE_S, tcp))
         sock = self.eio.sockets.get(eio_sid)
         if sock is None:
             self._forget(eio_sid)

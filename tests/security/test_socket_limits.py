@@ -192,3 +192,18 @@ def test_a_connection_whose_sign_in_fails_is_closed(live_server, conn, db_url,
     sock = RawSocket(server.url)
     sock.send("40" + json.dumps({"token": WALL_TOKEN}))
     assert sock.wait_closed(), "a connection whose sign-in failed was left open"
+
+
+def test_a_signed_in_client_gone_deaf_does_not_keep_server_threads(live_server, conn) -> None:
+    """Engine.IO closes a client that stops answering pings; its threads end too."""
+    server = live_server(SOCKET_JOIN_GRACE_S=300.0)
+    eio = _limits(server).eio
+    eio.ping_interval, eio.ping_timeout = 1, 1             # so the test need not wait 45 s
+    before = _threads()
+    deaf = RawSocket(server.url)
+    deaf.send("40" + json.dumps({"token": WALL_TOKEN}))
+    deaf.wait_for("40{")                                   # signed in, then reads nothing
+    _poll(lambda: not _limits(server).open_from("127.0.0.1"), "the ping timeout closes it")
+    _poll(lambda: _threads() <= before + 2,
+          f"server threads back near {before} (now {_threads()})")
+    deaf.close()
