@@ -87,7 +87,10 @@ class SocketLimits:
                 return REFUSED_OVER_CAP            # Engine.IO answers 401 with this
             self._per_address[address] += 1
             self._opened[eio_sid] = (address, time.monotonic())
-            if environ.get("werkzeug.socket") is not None:
+            if environ.get("HTTP_UPGRADE", "").lower() == "websocket" \
+                    and environ.get("werkzeug.socket") is not None:
+                # a WebSocket has its TCP connection to itself (webapp.server closes it
+                # afterwards); a polling request's may be kept alive for other requests
                 self._tcp[eio_sid] = environ["werkzeug.socket"]
             self._start_sweeper()
         return self._on_connect(eio_sid, environ)
