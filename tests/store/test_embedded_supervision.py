@@ -122,3 +122,22 @@ def test_a_server_killed_unsupervised_is_started_by_the_next_start() -> None:
     finally:
         first.stop(force=True)
         shutil.rmtree(state, ignore_errors=True)
+
+
+def test_processes_sharing_the_server_restart_it_once(supervised, caplog) -> None:
+    """Two supervisors on one state directory (``vigil serve`` and ``vigil workers``):
+    the owners lock lets one restart it; the other finds it running."""
+    server, url, state = supervised
+    other = EmbeddedPostgres(state)
+    assert other.start(supervise=True) == url
+    try:
+        old = server.postmaster_pid()
+        server.kill()
+        _poll(lambda: server.postmaster_pid() not in (None, old), "the restart")
+        _poll(lambda: _answers(url), "answers after the restart")
+        _poll(lambda: server.restarts + other.restarts == 1, "one restart counted")
+        time.sleep(2.5)            # both supervisors look again (every SUPERVISE_S)
+        assert server.restarts + other.restarts == 1
+        assert "could not be restarted" not in caplog.text     # no clash between them
+    finally:
+        other.stop()     # (one pid here: this stops the server, as a last owner would)
