@@ -276,9 +276,13 @@ class EmbeddedPostgres:
                 return True
 
     def _orphans(self) -> list[int]:
-        """Live processes working in this data directory (a dead server's backends)."""
-        found = []
-        for entry in Path("/proc").iterdir():
+        """Live processes working in this data directory (a dead server's backends);
+        none found where there is no ``/proc``."""
+        found: list[int] = []
+        proc = Path("/proc")
+        if not proc.is_dir():
+            return found
+        for entry in proc.iterdir():
             if not entry.name.isdigit():
                 continue
             try:
