@@ -48,7 +48,8 @@ def _rolled_up_since(state: Path, since: datetime) -> bool:
         return False
 
 
-def _poll(condition, what: str, demo: DemoProcess, within_s: float = WAIT_S):  # noqa: ANN001, ANN202
+def _poll(condition, what: str, demo: DemoProcess,  # noqa: ANN001, ANN202
+          within_s: float = WAIT_S):
     deadline = time.monotonic() + within_s
     while True:
         result = condition()
