@@ -132,13 +132,32 @@ def label(group: str, code: str | None) -> str:
     return gettext(words) if words else (code or "")
 
 
+#: The chosen language is kept in a cookie of its own, written only by the responses that
+#: choose it (``?lang=``, /i18n/switch). The session cookie is written back by every
+#: response, so a request already under way when the language changed (a poll, an XHR)
+#: would put the old choice back.
+LANG_COOKIE = "vigil_lang"
+
+
 def _select_locale() -> str:
     lang = request.args.get("lang")
     if lang in LOCALES:
         session["lang"] = lang
         return lang
-    lang = session.get("lang")
-    return lang if lang in LOCALES else current_app.config["BABEL_DEFAULT_LOCALE"]
+    for lang in (request.cookies.get(LANG_COOKIE), session.get("lang")):
+        if lang in LOCALES:
+            return lang
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _remember_language(response: Response, lang: str | None = None) -> Response:
+    """Set the language cookie when this request chose a language."""
+    lang = lang or request.args.get("lang")
+    if lang in LOCALES and request.cookies.get(LANG_COOKIE) != lang:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, httponly=True,
+                            samesite="Lax",
+                            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+    return response
 
 
 @bp.get("/<lang>.json")
@@ -161,7 +180,7 @@ def switch() -> Response:
     if lang not in LOCALES:
         raise ApiError(400, f"lang must be one of {', '.join(LOCALES)}")
     session["lang"] = lang
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(_safe_next(request.args.get("next")))  # cookie: _remember_language
 
 
 def init_app(app: Flask) -> None:
@@ -173,3 +192,4 @@ def init_app(app: Flask) -> None:
     app.add_template_global(label, "label")
     app.add_template_filter(format_decimal, "number")
     app.register_blueprint(bp)
+    app.after_request(_remember_language)

@@ -184,7 +184,7 @@ def test_privacy_no_trace_of_unlisted_people(db_url, conn, settings, face_engine
     unlisted = [f for f in judge.detect(team, max_faces=256)
                 if np.abs(f.box - YAO_IN_TEAM).max() >= 12]
     assert len(unlisted) >= 30
-    gate = {"id": "gate", "kind": "intrusion", "cooldown_s": 3600,
+    gate = {"id": "gate", "kind": "intrusion", "cooldown_s": 3600, "alert_cooldown_s": 0,
             "polygon": [[0, 0], [1237, 0], [1237, 800], [0, 800]]}
     root = tmp_path / "evidence-2"
     events = run(root, (gate,))

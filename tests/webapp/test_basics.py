@@ -169,6 +169,24 @@ def test_language_switch_is_remembered(app: Flask) -> None:
     assert client.get("/i18n/switch?lang=xx").status_code == 400
 
 
+def test_language_choice_survives_a_request_already_under_way(app: Flask) -> None:
+    """A poll sent before the switch answers with the session cookie as it was; the
+    choice of language must not go back with it."""
+    client = app.test_client()
+    client.get("/login")                                        # a session, Vietnamese
+    before = client.get_cookie("session")
+    assert "Mật khẩu" in client.get("/login").text
+    client.get("/login?lang=en")
+    assert "Password" in client.get("/login").text
+    # the reply of a request that left before the switch restores the old session cookie
+    client.set_cookie("session", before.value, domain=before.domain, path=before.path)
+    page = client.get("/login").text
+    assert "Password" in page and "Mật khẩu" not in page
+    client.get("/i18n/switch?lang=vi&next=/login")
+    client.set_cookie("session", before.value, domain=before.domain, path=before.path)
+    assert "Mật khẩu" in client.get("/login").text
+
+
 def test_openapi_describes_every_api_route(app: Flask, login) -> None:
     client = app.test_client()
     login(client, "planner")
