@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -69,6 +70,19 @@ class Settings(BaseModel):
     def evidence_root(self) -> Path:
         """Directory evidence images are written under."""
         return (self.evidence_dir or self.state_dir / "evidence").resolve()
+
+
+def local_time_text(when: datetime | str | None, zone: str) -> str:
+    """An instant as a command-line user reads it: "2026-12-02 09:15:03 +07:00" in
+    ``zone`` (the ``timezone`` setting); "-" for none."""
+    if when is None or when == "":
+        return "-"
+    from zoneinfo import ZoneInfo
+    if isinstance(when, str):
+        when = datetime.fromisoformat(when)
+    local = when.astimezone(ZoneInfo(zone))
+    offset = local.strftime("%z")  # +0700 (Python 3.11 has no %:z)
+    return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, tuple[str, str]]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import getpass
 import logging
 from contextlib import ExitStack, contextmanager
-from datetime import datetime, timezone
+from datetime import datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -22,7 +23,7 @@ from store import watchlist as wl
 from store.db import connect, open_database
 from store.embedded import EmbeddedServerError
 from store.migrate import MigrationError, upgrade
-from store.settings import Settings
+from store.settings import Settings, local_time_text
 
 log = logging.getLogger(__name__)
 
@@ -175,13 +176,14 @@ def hotlist_group() -> None:
 @click.argument("plate")
 @click.option("--reason", help="Why the plate is wanted.")
 @click.option("--expires", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M"]),
-              help="Stop matching after this time (UTC).")
+              help="Stop matching after this local time (the timezone setting, "
+                   "Asia/Ho_Chi_Minh by default).")
 @click.pass_obj
 def hotlist_add(settings: Settings, plate: str, reason: str | None,
                 expires: datetime | None) -> None:
     """Add PLATE to the hotlist: 51G-123.45, "59-X3 123.45" and the like."""
     if expires is not None:
-        expires = expires.replace(tzinfo=timezone.utc)
+        expires = expires.replace(tzinfo=ZoneInfo(settings.timezone))
     p = _store(settings, wl.add_plate, plate, _actor(), reason=reason, expires_at=expires)
     click.echo(f"hotlist: {p.text} ({p.vehicle}, {p.province})")
 
@@ -191,7 +193,7 @@ def hotlist_add(settings: Settings, plate: str, reason: str | None,
 def hotlist_list(settings: Settings) -> None:
     """List hotlist plates (audited)."""
     _echo_list([f"{e['plate']}\t{'active' if e['active'] else 'inactive'}\t"
-                f"{e['expires_at'] or '-'}\t{e['reason'] or ''}"
+                f"{local_time_text(e['expires_at'], settings.timezone)}\t{e['reason'] or ''}"
                 for e in _store(settings, wl.list_plates, _actor())], "plate(s)")
 
 

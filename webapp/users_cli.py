@@ -17,7 +17,7 @@ from typing import Iterator
 
 import click
 
-from store.settings import Settings
+from store.settings import Settings, local_time_text
 
 
 @contextmanager
@@ -123,7 +123,7 @@ def users_list(settings: Settings) -> None:
     with _database(settings) as conn:
         users = list_users(conn)
     for u in users:
-        last = u.last_login_at.isoformat(timespec="seconds") if u.last_login_at else "-"
+        last = local_time_text(u.last_login_at, settings.timezone)
         click.echo(f"{u.name:<24} {u.role:<10} {'disabled' if u.disabled else 'active':<9} "
                    f"wards={','.join(u.wards) if u.wards is not None else 'all'} last={last}")
 

@@ -53,6 +53,20 @@ def test_hotlist_add_list_remove(settings, conn):
     assert wl.active_hotlist(conn) == {}
 
 
+def test_hotlist_expiry_is_read_and_shown_in_local_time(settings, conn):
+    """--expires 2031-01-01T08:00 is 08:00 in Asia/Ho_Chi_Minh (01:00 UTC), and the list
+    shows it so."""
+    from datetime import datetime, timezone
+    runner = CliRunner()
+    res = runner.invoke(hotlist_group, ["add", "51G-123.45", "--expires", "2031-01-01T08:00"],
+                        obj=settings)
+    assert res.exit_code == 0, res.output
+    stored = conn.execute("SELECT expires_at FROM plate_hotlist").fetchone()[0]
+    assert stored == datetime(2031, 1, 1, 1, 0, tzinfo=timezone.utc)
+    listed = runner.invoke(hotlist_group, ["list"], obj=settings).output
+    assert "51G-123.45\tactive\t2031-01-01 08:00:00 +07:00" in listed
+
+
 def test_watchlist_add_on_an_unusable_database_is_one_line_before_the_models(tmp_path):
     """The database is checked before the face models load: one clear line, no traceback,
     no password shown (the real command in a subprocess)."""

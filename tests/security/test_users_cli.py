@@ -38,6 +38,11 @@ def test_users_commands(settings: Settings, conn) -> None:
     assert generated.exit_code == 0 and "shown once" in generated.output
     listed = _vigil(settings, "users", "list")
     assert "chi.huy" in listed.output and "wards=w-1,w-2" in listed.output
+    conn.execute("UPDATE users SET last_login_at = '2026-12-01 20:00:01.5+00'"
+                 " WHERE name = 'chi.huy'")
+    conn.commit()
+    listed = _vigil(settings, "users", "list")        # local time, to the second
+    assert "last=2026-12-02 03:00:01 +07:00" in listed.output, listed.output
     user = store_users.get_user(conn, "chi.huy")
     assert user.role == "commander" and user.wards == ("w-1", "w-2")
     assert STRONG not in user.password_hash and user.password_hash.startswith("scrypt:")
