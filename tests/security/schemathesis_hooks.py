@@ -7,7 +7,8 @@ keep them. Negative cases are left alone, and so are the values they mutate.
 - a time window: ``since`` before ``until`` and at most 366 days before it (the
   defaults: ``until`` now, ``since`` ``hours`` before ``until``);
 - a password: the strength rule of :func:`webapp.auth.passwords.strength_problem`;
-- a hotlist plate: a Vietnamese plate (:func:`store.watchlist.normalise_plate`).
+- a hotlist plate: a Vietnamese plate (:func:`store.watchlist.normalise_plate`);
+- the wards of a user, API token or kiosk token: stored wards.
 
 And one rule of the test itself: the run never changes the users it is signed in as
 (:data:`SIGNED_IN`), or it would sign itself out.
@@ -35,6 +36,9 @@ SIGNED_IN = frozenset({"admin", "commander"})
 #: name (2+ of a-z 0-9 . _ -) can be inside it.
 STRONG_PASSWORD = "Q#7$K!2%W&9*R@4^"
 PLATE = "51G-123.45"
+#: The wards the fuzz run's database holds (tests.webapp.web_testing.seed_areas): a
+#: user's or token's wards must be stored ones.
+WARDS = ("ward-a", "ward-b")
 _WINDOWED = ("since", "until", "hours")
 
 
@@ -83,6 +87,9 @@ def _fix_body(case: schemathesis.Case) -> None:
         name = body.get("name") or (case.path_parameters or {}).get("name") or ""
         if strength_problem(password, str(name)):
             body["password"] = STRONG_PASSWORD
+    wards = body.get("wards")
+    if path.startswith("/admin/") and isinstance(wards, list) and wards:
+        body["wards"] = [w if w in WARDS else WARDS[i % 2] for i, w in enumerate(wards)]
     if path == "/recognition/hotlist" and isinstance(body.get("plate"), str):
         from store.watchlist import normalise_plate
         try:

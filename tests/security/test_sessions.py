@@ -147,6 +147,33 @@ def test_role_and_scope_changes_apply_at_once(db_app: Flask, conn) -> None:
     assert me["role"] == "planner" and "act" not in me["permissions"]
 
 
+def test_unknown_wards_are_refused_naming_the_close_match(db_app: Flask, conn) -> None:
+    """A ward id with a typo would give the user (token, wall) an empty map and no hint:
+    every admin route that takes wards refuses it and writes nothing."""
+    seed_areas(conn)
+    admin = db_app.test_client()
+    csrf = _sign_in(admin, "admin").json["csrf_token"]
+    headers = {"X-CSRF-Token": csrf}
+    for method, path, body in (
+            ("post", "/api/v1/admin/users", {"name": "chi.huy.b", "role": "commander",
+                                             "wards": ["ward-bb"], "password": STRONG}),
+            ("patch", "/api/v1/admin/users/commander", {"wards": [WARD_A, "ward-bb"]}),
+            ("post", "/api/v1/admin/tokens", {"name": "gis", "scopes": ["view"],
+                                              "wards": ["ward-bb"]}),
+            ("post", "/api/v1/admin/kiosk/wall-b/rotate", {"wards": ["ward-bb"]})):
+        answer = getattr(admin, method)(path, json=body, headers=headers)
+        assert answer.status_code == 400, (path, answer.json)
+        error = answer.json["error"]
+        assert "'ward-bb'" in error["message"] and "ward-b" in error["message"], error
+        assert error["details"]["field"] == "wards"
+    assert store_users.get_user(conn, "chi.huy.b") is None
+    assert store_users.get_user(conn, "commander").wards == (WARD_A,)
+    assert store_users.list_api_tokens(conn) == []
+    assert "wall-b" not in {t["name"] for t in store_users.list_kiosk_tokens(conn)}
+    ok = admin.patch("/api/v1/admin/users/commander", json={"wards": [WARD_B]}, headers=headers)
+    assert ok.status_code == 200 and ok.json["wards"] == [WARD_B]
+
+
 def test_api_tokens_are_read_only_scoped_and_revocable(db_app: Flask, conn) -> None:
     seed_areas(conn)
     event_id = insert_event(conn, "cam-b", "intrusion", WARD_B)

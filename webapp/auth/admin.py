@@ -46,6 +46,15 @@ def _wards(v: Any) -> bool:
                          and all(isinstance(w, str) and 0 < len(w) <= 100 for w in v))
 
 
+def _known_wards(conn: Any, wards: list[str] | None) -> None:
+    """Refuse (400, naming the ids and their close matches) wards that are not stored: a
+    typo would give the user an empty map and no hint."""
+    from store.areas import unknown_wards
+    problem = unknown_wards(conn, wards) if wards else None
+    if problem:
+        raise ApiError(400, problem, field="wards")
+
+
 def _bool(v: Any) -> bool:
     return isinstance(v, bool)
 
@@ -79,6 +88,7 @@ def users_add() -> tuple[dict, int]:
     if problem:
         raise ApiError(400, f"password too weak: {problem}", field="password")
     conn = get_db()
+    _known_wards(conn, body.get("wards"))
     try:
         with conn.transaction():
             store_users.add_user(conn, body["name"], body["role"], body.get("wards"),
@@ -99,6 +109,7 @@ def users_change(name: str) -> Response:
     if not body:
         raise ApiError(400, "nothing to change")
     conn = get_db()
+    _known_wards(conn, body.get("wards"))
     if "password" in body:
         problem = strength_problem(body["password"], name)
         if problem:
@@ -155,6 +166,7 @@ def tokens_add() -> tuple[dict, int]:
                                 f"{TIME_EXAMPLE}", field="expires_at")
     token = "vgt_" + secrets.token_urlsafe(32)
     conn = get_db()
+    _known_wards(conn, body.get("wards"))
     try:
         with conn.transaction():
             ident = store_users.add_api_token(conn, token_key(token), body["name"],
@@ -187,6 +199,7 @@ def kiosk_rotate(name: str) -> Response:
     if not 0 < len(name) <= 100:
         raise ApiError(400, "kiosk name: 1–100 characters")
     body = _body({"wards": _wards}, set()) if request.content_length else {}
+    _known_wards(get_db(), body.get("wards"))
     token = rotate_kiosk_token(get_db(), name, body.get("wards"), actor=_actor())
     _recheck()
     return {"name": name, "token": token, "wall_url": f"/wall?token={token}"}

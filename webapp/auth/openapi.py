@@ -16,7 +16,9 @@ def openapi_paths() -> dict[str, Any]:
     obj = {"type": "object"}
     wards = {"type": ["array", "null"], "items": {"type": "string", "minLength": 1,
                                                   "maxLength": 100},
-             "minItems": 1, "maxItems": 500, "description": "Ward ids; null: every ward."}
+             "minItems": 1, "maxItems": 500, "description": "Ward ids, each a stored ward (GET /api/v1/wards; an "
+                            "unknown id is a 400 naming it and its close matches); "
+                            "null: every ward."}
     role = {"enum": ["admin", "commander", "operator", "planner", "wall"]}
     password = {"type": "string", "minLength": 12, "maxLength": 256,
                 "description": "12+ characters with 3 kinds of character (lower case, "
