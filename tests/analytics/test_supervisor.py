@@ -12,18 +12,13 @@ import pytest
 
 from analytics.supervisor import Supervisor, SupervisorOptions
 from tests.analytics.conftest import CAMERA_LONLAT, register, vtest_camera
+from tests.polling import poll_until
 
 pytestmark = pytest.mark.slow
 
 
 def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    return poll_until(predicate, what, timeout, every_s=0.3)
 
 
 def _events(conn, camera_id=None, kind=None):

@@ -17,6 +17,7 @@ import pytest
 import socketio
 import websocket
 
+from tests.polling import poll_until
 from tests.webapp.web_testing import WALL_TOKEN, WARD_A, insert_event, seed_areas
 
 WAIT_S = 20.0
@@ -84,11 +85,7 @@ def _threads() -> int:
 
 
 def _poll(condition, what: str, within_s: float = WAIT_S) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + within_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within_s} s: {what}")
-        time.sleep(0.1)
+    poll_until(condition, what, within_s)
 
 
 def test_silent_connections_are_closed_and_their_threads_end(live_server, conn) -> None:

@@ -17,11 +17,10 @@ import pytest
 
 from store.db import connect
 from store.embedded import EmbeddedPostgres
-from store.migrate import upgrade
-from store.registry import upsert_cameras
 from store.settings import load_settings
 from store.writer import EventWriter
-from tests.store.helpers import CAMERAS, event
+from tests.polling import poll_until
+from tests.store.helpers import event, private_server
 
 WAIT_S = 90.0
 
@@ -29,16 +28,8 @@ WAIT_S = 90.0
 @pytest.fixture
 def supervised() -> Iterator[tuple[EmbeddedPostgres, str, Path]]:
     """A private embedded server started with supervision, migrated, with cameras."""
-    state = Path(tempfile.mkdtemp(prefix="vigil-sup-", dir="/tmp"))
-    state.chmod(0o711)
-    server = EmbeddedPostgres(state, conf={"fsync": "off"})
-    url = server.start(supervise=True)
-    upgrade(url)
-    with connect(url) as c:
-        upsert_cameras(c, CAMERAS, tag=False)
-    yield server, url, state
-    server.stop(force=True)
-    shutil.rmtree(state, ignore_errors=True)
+    with private_server("vigil-sup-", supervise=True) as made:
+        yield made
 
 
 def _answers(url: str) -> bool:
@@ -50,11 +41,7 @@ def _answers(url: str) -> bool:
 
 
 def _poll(condition, what: str, within_s: float = WAIT_S) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + within_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within_s} s: {what}")
-        time.sleep(0.1)
+    poll_until(condition, what, within_s)
 
 
 def _tracks(url: str) -> list[int]:

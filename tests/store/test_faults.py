@@ -5,11 +5,8 @@ Every accepted event must end up stored exactly once, in submission order.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -17,12 +14,11 @@ import pytest
 from store.db import connect
 from store.embedded import EmbeddedPostgres
 from store.listener import EventListener
-from store.migrate import upgrade
 from store.readers import events_since
 from store.registry import upsert_cameras
 from store.settings import load_settings
 from store.writer import EventWriter
-from tests.store.helpers import CAMERAS, event
+from tests.store.helpers import CAMERAS, event, private_server
 
 
 
@@ -34,18 +30,8 @@ def _stored_tracks(url: str) -> list[int]:
 @pytest.fixture
 def own_server():
     """A private embedded server this test may kill (not the shared test server)."""
-    state = Path(tempfile.mkdtemp(prefix="vigil-fault-", dir="/tmp"))
-    state.chmod(0o711)
-    # synchronous_commit stays on: a commit must survive the server being killed
-    # (fsync off only matters if the machine itself crashes).
-    server = EmbeddedPostgres(state, conf={"fsync": "off"})
-    url = server.start()
-    upgrade(url)
-    with connect(url) as c:
-        upsert_cameras(c, CAMERAS, tag=False)
-    yield server, url, state
-    server.stop(force=True)
-    shutil.rmtree(state, ignore_errors=True)
+    with private_server("vigil-fault-") as made:
+        yield made
 
 
 def _restart(server: EmbeddedPostgres) -> None:
