@@ -176,6 +176,26 @@ def test_acknowledge_in_one_browser_updates_another(open_page, site):
     site.check_clean()
 
 
+def test_a_refused_action_says_why_in_the_pages_language(open_page, site):
+    """The API's messages are English (for API clients); the person reads the reason in
+    Vietnamese (English with lang=en), and the server's words only where they name a
+    bad value."""
+    page = open_page("/", user="chi.huy")
+    page.wait_for_selector("body[data-ready='true'][data-subscribed='true']", timeout=15_000)
+    item = ".alert-item[data-event-id='1']"
+    # resolved meanwhile by a change this page does not hear of: the list still shows it
+    site.conn.execute("INSERT INTO alert_state (event_id, status, updated_by) "
+                      "VALUES (1, 'resolved', 'truc.ban')")
+    page.click(f"{item} button[data-action='acknowledge']")
+    page.wait_for_selector("#vigil-notice[data-level='error']:not([hidden])", timeout=10_000)
+    notice = page.inner_text("#vigil-notice")
+    assert notice == "Không lưu được: người khác vừa thay đổi mục này; hãy tải lại rồi " \
+        "thử lại", notice
+    assert "resolved" not in notice and "cannot" not in notice
+    site.console_errors[:] = [e for e in site.console_errors if "409" not in e]
+    site.check_clean()
+
+
 def test_sign_in_through_the_login_page(open_page, site):
     page = open_page("/planner")                         # not signed in: the login page
     page.wait_for_selector("form.login-form")

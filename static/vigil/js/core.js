@@ -124,10 +124,32 @@ export function el(tag, className, text) {
 
 /** An API failure with the server's message. */
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, detail = null) {
     super(message);
     this.status = status;
+    this.detail = detail;   // the server's own words (English, for the logs), if any
   }
+}
+
+/** What went wrong, in the page's language: the API's messages are English (for API
+ * clients), so a person reads the reason for the status, with the server's words only
+ * where they name the bad value (400, 422). */
+function reasonFor(status, serverMessage) {
+  if (status === 0) return t("the server cannot be reached; check the connection and try again");
+  if (status === 400 || status === 422) {
+    return t("the request was refused: {detail}", { detail: serverMessage });
+  }
+  const reasons = {
+    401: "your session has ended; sign in again",
+    403: "your role or wards do not allow this",
+    404: "it no longer exists (removed meanwhile?)",
+    409: "someone else changed it meanwhile; reload and try again",
+    413: "what was sent is too large",
+    429: "too many requests; wait a moment and try again",
+  };
+  if (reasons[status]) return t(reasons[status]);
+  if (status >= 500) return t("the server or its database is not answering; try again in a moment");
+  return t("the server answered {status}", { status });
 }
 
 function apiUrl(name, params) {
@@ -239,7 +261,12 @@ async function request(method, name, params, body) {
     options.body = JSON.stringify(body);
     if (config.csrf_token) options.headers["X-CSRF-Token"] = config.csrf_token;
   }
-  const response = await fetch(apiUrl(name, params), options);
+  let response;
+  try {
+    response = await fetch(apiUrl(name, params), options);
+  } catch (err) {                                  // no answer at all: network, server down
+    throw new ApiError(0, reasonFor(0, null), String(err));
+  }
   if (response.status === 401 && config.user) signInAgain();
   let payload = null;
   try {
@@ -249,8 +276,8 @@ async function request(method, name, params, body) {
   }
   if (!response.ok) {
     const error = payload && payload.error;
-    const message = (error && (error.message || error)) || response.statusText;
-    throw new ApiError(response.status, message);
+    const detail = (error && (error.message || error)) || response.statusText;
+    throw new ApiError(response.status, reasonFor(response.status, detail), detail);
   }
   return payload;
 }
