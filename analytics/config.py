@@ -139,6 +139,10 @@ class CameraConfig(_Strict):
     name: str = ""
     stream_url: str = Field(..., min_length=1, description="File path, rtsp://, http(s):// "
                             "MJPEG, or file:// URL.")
+    analysis_url: str | None = Field(None, min_length=1, description="The camera's "
+                                     "sub-stream (same forms as stream_url): when set, the "
+                                     "analysis reads it; stream_url stays the main stream "
+                                     "for recording and live view.")
     lon: float = Field(..., ge=-180, le=180)
     lat: float = Field(..., ge=-90, le=90)
     homography: dict[str, Any] | None = Field(None, description="The cameras.homography "
@@ -151,6 +155,12 @@ class CameraConfig(_Strict):
     loop: bool = Field(False, description="Loop a video file (demo).")
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
     realtime: bool = Field(False, description="Pace a file at its own frame rate.")
+    decoder: Literal["auto", "pyav", "opencv"] = Field("auto", description="auto: PyAV "
+                                                      "(keyframes only when sample_fps is at "
+                                                      "or below the keyframe rate), OpenCV "
+                                                      "where PyAV cannot open the URL.")
+    decoder_threads: int = Field(1, ge=1, le=8, description="Decoder threads of this "
+                                 "camera's source.")
     detect_classes: tuple[int, ...] = PERSON_CLASSES + VEHICLE_CLASSES
     min_confidence: float = Field(0.3, gt=0, lt=1)
     motion_gating: bool = True

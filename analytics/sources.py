@@ -1,4 +1,4 @@
-"""Camera sources: OpenCV readers for video files, RTSP (TCP or UDP) and HTTP MJPEG.
+"""Camera sources: video files, RTSP (TCP or UDP) and HTTP MJPEG streams.
 
 A source hands out *sampled* frames at the camera's ``sample_fps`` with two clocks:
 ``t`` (media seconds, monotonic, what rules measure dwell and cooldown in) and ``ts``
@@ -6,6 +6,11 @@ A source hands out *sampled* frames at the camera's ``sample_fps`` with two cloc
 analysed, none dropped: deterministic for tests and benchmarks), optionally looping.
 Live streams are read by a thread that keeps only the newest frame: frames the analysis
 has no time for are dropped and counted. A lost stream is reopened with backoff.
+
+Decoding goes through PyAV (analytics/sources_av.py: keyframes only when the camera
+samples at or below its keyframe rate, colour conversion only for sampled frames); a URL
+PyAV cannot open is read with OpenCV's FFmpeg backend, which decodes every frame. The
+camera's ``analysis_url`` (its sub-stream), when set, is read instead of ``stream_url``.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +28,8 @@ import cv2
 import numpy as np
 
 from analytics.config import CameraConfig
+from analytics.sources_av import (ALL_FRAMES, AV_ERRORS, AvDecoder, Sampler,
+                                  probe_keyframe_interval)
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +50,18 @@ class Frame:
 class SourceStats:
     """Counters a worker reports in its heartbeat."""
 
-    frames_read: int = 0
-    frames_sampled: int = 0
+    frames_read: int = 0          # frames received (packets of the video stream)
+    frames_decoded: int = 0       # frames the decoder produced
+    frames_converted: int = 0     # frames converted to BGR (only sampled ones)
+    frames_sampled: int = 0       # frames handed to the analysis
     frames_dropped: int = 0
     reconnects: int = 0
     connected: bool = False
     last_frame_at: float | None = field(default=None)  # time.monotonic()
+    decode_mode: str = ""         # "keyframes" or "all frames"
+    keyframe_interval_s: float | None = None
+    decode_cpu_s: float = 0.0     # reader thread CPU in decode and colour conversion
+    decoder: str = ""             # "pyav" or "opencv"
 
 
 class SourceError(RuntimeError):
@@ -76,63 +90,151 @@ def is_stream(url: str) -> bool:
     return url.split("://", 1)[0].lower() in ("rtsp", "rtsps", "http", "https", "rtmp", "udp")
 
 
+def analysis_url(cam: CameraConfig) -> str:
+    """The URL the analysis reads: the sub-stream when the camera names one."""
+    return cam.analysis_url or cam.stream_url
+
+
+class CvDecoder:
+    """OpenCV's reader behind the same interface as :class:`AvDecoder`: it grabs (and so
+    decodes) every frame and converts the sampled ones."""
+
+    mode = ALL_FRAMES
+    keyframe_interval = None
+
+    def __init__(self, url: str, stats: SourceStats, sample_fps: float, *,
+                 transport: str = "tcp", live: bool = False) -> None:
+        self.cap = open_capture(url, transport)
+        if not self.cap.isOpened():
+            self.cap.release()
+            raise SourceError(f"{url!r}: OpenCV cannot open it")
+        self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 25.0
+        self.stats, self.live = stats, live
+        self.sampler = Sampler(sample_fps, 0.5 / self.fps)
+        self.last_t = 0.0
+        self.stop: threading.Event | None = None   # ends samples() early
+        stats.decode_mode = ALL_FRAMES
+
+    def samples(self) -> Iterator[tuple[float, np.ndarray]]:
+        """The sampled frames to the end of the stream (wall clock for live streams)."""
+        n = 0
+        while self.stop is None or not self.stop.is_set():
+            start = time.thread_time()
+            ok = self.cap.grab()
+            self.stats.decode_cpu_s += time.thread_time() - start
+            if not ok:
+                return
+            t = time.monotonic() if self.live else n / self.fps
+            n += 1
+            self.last_t = t
+            self.stats.frames_read += 1
+            self.stats.frames_decoded += 1
+            self.stats.last_frame_at = time.monotonic()
+            if not self.sampler.due(t):
+                continue
+            start = time.thread_time()
+            ok, image = self.cap.retrieve()
+            self.stats.decode_cpu_s += time.thread_time() - start
+            if not ok:
+                return
+            self.stats.frames_converted += 1
+            self.sampler.take(t)
+            yield t, image
+
+    def close(self) -> None:
+        """Release the capture."""
+        self.cap.release()
+
+
+def open_decoder(cam: CameraConfig, stats: SourceStats, *, live: bool,
+                 keyframe_interval: float | None = None) -> AvDecoder | CvDecoder:
+    """PyAV for the camera's analysis URL, OpenCV where PyAV cannot open it (or where the
+    camera's ``decoder`` says so). Raises SourceError when neither can."""
+    url = analysis_url(cam).removeprefix("file://")
+    if cam.decoder != "opencv":
+        options = {"rtsp_transport": cam.rtsp_transport} if url.startswith("rtsp") else {}
+        try:
+            if not live and keyframe_interval is None:
+                keyframe_interval = probe_keyframe_interval(url)
+            decoder = AvDecoder(url, stats, cam.sample_fps, threads=cam.decoder_threads,
+                                options=options, timeout=(5.0, 5.0) if live else None,
+                                keyframe_interval=keyframe_interval)
+            stats.decoder = "pyav"
+            if decoder.keyframe_interval is not None:
+                stats.keyframe_interval_s = round(decoder.keyframe_interval, 3)
+            return decoder
+        except AV_ERRORS as exc:
+            if cam.decoder == "pyav":
+                raise SourceError(f"{url!r}: PyAV cannot open it ({exc})") from None
+            log.info("camera %s: PyAV cannot open %s (%s); trying OpenCV", cam.id, url, exc)
+    decoder = CvDecoder(url, stats, cam.sample_fps, transport=cam.rtsp_transport, live=live)
+    stats.decoder = "opencv"
+    return decoder
+
+
 class FileSource:
-    """A video file read frame by frame; every ``step``-th frame is handed out."""
+    """A video file read synchronously; the frames due at ``sample_fps`` are handed out."""
 
     def __init__(self, cam: CameraConfig) -> None:
         self.cam = cam
-        self.path = cam.stream_url.removeprefix("file://")
+        field_name = "analysis_url" if cam.analysis_url else "stream_url"
+        url = analysis_url(cam)
+        self.path = url.removeprefix("file://")
         if not Path(self.path).is_file():
-            raise SourceError(f"camera {cam.id}: stream_url={cam.stream_url!r}: no such file")
+            raise SourceError(f"camera {cam.id}: {field_name}={url!r}: no such file")
         self.stats = SourceStats()
-        self.cap = open_capture(self.path)
-        if not self.cap.isOpened():
-            raise SourceError(f"camera {cam.id}: stream_url={cam.stream_url!r}: "
-                              "OpenCV cannot read this file")
-        self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 25.0
-        self.step = max(1, round(self.fps / cam.sample_fps))
+        try:
+            self._decoder = open_decoder(cam, self.stats, live=False)
+        except SourceError:
+            raise SourceError(f"camera {cam.id}: {field_name}={url!r}: "
+                              "neither PyAV nor OpenCV can read this file") from None
+        self.fps = self._decoder.fps
+        self.step = max(1, round(self.fps / cam.sample_fps))  # frames per sample
+        self._samples = self._decoder.samples()
         self.stats.connected = True
-        self._pos = 0          # frames read in the current pass
+        self._pass_frames = 0  # frames handed out in the current pass
         self._offset = 0.0     # media seconds of earlier passes (looping)
-        self._index = 0
         self._started = time.monotonic()
         self.ended = False
+
+    def _next(self) -> tuple[float, np.ndarray] | None:
+        try:
+            return next(self._samples, None)
+        except AV_ERRORS as exc:
+            log.warning("camera %s: %s: read error (%s)", self.cam.id, self.path, exc)
+            return None
 
     def read(self, timeout: float = 0.0) -> Frame | None:
         """The next sampled frame, or None at the end of a non-looping file."""
         while not self.ended:
-            if self._pos % self.step:
-                ok = self.cap.grab()
-                image = None
-            else:
-                ok, image = self.cap.read()
-            if not ok:
-                if not self.cam.loop or self._pos == 0:
+            item = self._next()
+            if item is None:
+                if not self.cam.loop or self._pass_frames == 0:
                     self.ended = True
                     self.stats.connected = False
                     return None
-                self._offset += self._pos / self.fps
-                self._pos = 0
-                self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                self._offset += self._decoder.last_t + 1.0 / self.fps
+                self._pass_frames = 0
+                interval = self._decoder.keyframe_interval
+                self._decoder.close()
+                self._decoder = open_decoder(self.cam, self.stats, live=False,
+                                             keyframe_interval=interval)
+                self._samples = self._decoder.samples()
                 continue
-            self._pos += 1
-            self._index += 1
-            self.stats.frames_read += 1
-            if image is None:
-                continue
-            t = self._offset + (self._pos - 1) / self.fps
+            self._pass_frames += 1
+            t = self._offset + item[0]
             if self.cam.realtime:
                 delay = self._started + t - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
             self.stats.frames_sampled += 1
             self.stats.last_frame_at = time.monotonic()
-            return Frame(image, t, datetime.now(timezone.utc), self._index)
+            return Frame(item[1], t, datetime.now(timezone.utc), self.stats.frames_read)
         return None
 
     def close(self) -> None:
         """Release the file."""
-        self.cap.release()
+        self._decoder.close()
 
 
 class StreamSource:
@@ -140,58 +242,56 @@ class StreamSource:
 
     def __init__(self, cam: CameraConfig, backoff: tuple[float, float] = (0.5, 10.0)) -> None:
         self.cam = cam
+        self.url = analysis_url(cam)
         self.stats = SourceStats()
         self.backoff = backoff
         self.ended = False
         self._latest: Frame | None = None
         self._cond = threading.Condition()
         self._stop = threading.Event()
-        self._next_sample = 0.0
         self._thread = threading.Thread(target=self._run, name=f"source-{cam.id}",
                                         daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         delay = self.backoff[0]
-        index = 0
         while not self._stop.is_set():
-            cap = open_capture(self.cam.stream_url, self.cam.rtsp_transport)
-            if not cap.isOpened():
-                cap.release()
+            try:
+                decoder = open_decoder(self.cam, self.stats, live=True)
+            except SourceError:
                 log.info("camera %s: cannot open %s; retry in %.1fs", self.cam.id,
-                         self.cam.stream_url, delay)
+                         self.url, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.backoff[1])
                 self.stats.reconnects += 1
                 continue
             self.stats.connected = True
             delay = self.backoff[0]
-            log.info("camera %s: connected to %s", self.cam.id, self.cam.stream_url)
-            while not self._stop.is_set():
-                ok = cap.grab()
-                if not ok:
-                    break
-                index += 1
-                self.stats.frames_read += 1
-                now = time.monotonic()
-                self.stats.last_frame_at = now
-                if now < self._next_sample:
-                    continue
-                ok, image = cap.retrieve()
-                if not ok:
-                    break
-                self._next_sample = now + 1.0 / self.cam.sample_fps
-                with self._cond:
-                    if self._latest is not None:
-                        self.stats.frames_dropped += 1
-                    self._latest = Frame(image, now, datetime.now(timezone.utc), index)
-                    self._cond.notify_all()
-            cap.release()
+            log.info("camera %s: connected to %s (%s)", self.cam.id, self.url,
+                     self.stats.decoder)
+            try:
+                self._pump(decoder)
+            except AV_ERRORS as exc:
+                log.info("camera %s: read error: %s", self.cam.id, exc)
+            finally:
+                decoder.close()
             self.stats.connected = False
             if not self._stop.is_set():
                 log.warning("camera %s: stream lost; reconnecting", self.cam.id)
                 self.stats.reconnects += 1
                 self._stop.wait(delay)
+
+    def _pump(self, decoder: AvDecoder | CvDecoder) -> None:
+        """Hand out the decoder's sampled frames until the stream ends or the source stops."""
+        decoder.stop = self._stop
+        for _, image in decoder.samples():
+            now = time.monotonic()
+            with self._cond:
+                if self._latest is not None:
+                    self.stats.frames_dropped += 1
+                self._latest = Frame(image, now, datetime.now(timezone.utc),
+                                     self.stats.frames_read)
+                self._cond.notify_all()
 
     def read(self, timeout: float = 1.0) -> Frame | None:
         """The newest sampled frame not yet handed out, waiting up to ``timeout`` seconds."""
@@ -210,5 +310,5 @@ class StreamSource:
 
 
 def open_source(cam: CameraConfig) -> FileSource | StreamSource:
-    """The right reader for the camera's ``stream_url``."""
-    return StreamSource(cam) if is_stream(cam.stream_url) else FileSource(cam)
+    """The right reader for the camera's analysis URL (``analysis_url`` or ``stream_url``)."""
+    return StreamSource(cam) if is_stream(analysis_url(cam)) else FileSource(cam)

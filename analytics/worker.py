@@ -284,5 +284,16 @@ def _beats(pipes: dict[str, CameraPipeline], sources: dict[str, Any], elapsed: f
              "regional": pipe.stats.regional, "full": pipe.stats.full,
              "events": pipe.stats.events, "reconnects": st.reconnects if st else 0,
              "detect_cpu_s": round(detect_s, 3), "rss_mb": round(rss_mb(), 1),
-             "pid": os.getpid()}))
+             "pid": os.getpid(), **_decode_detail(st)}))
     return rows
+
+
+def _decode_detail(st: Any) -> dict[str, Any]:
+    """How the camera's source decodes: mode (keyframes / all frames), the learnt keyframe
+    interval, frames decoded against frames analysed, and the decode CPU seconds."""
+    if st is None:
+        return {}
+    return {"decoder": st.decoder, "decode_mode": st.decode_mode,
+            "keyframe_interval_s": st.keyframe_interval_s,
+            "frames_decoded": st.frames_decoded, "frames_analysed": st.frames_sampled,
+            "decode_cpu_s": round(st.decode_cpu_s, 3)}

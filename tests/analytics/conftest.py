@@ -165,3 +165,31 @@ def register(conn, cams: list[dict]) -> None:
                    config={k: v for k, v in c.items() if k not in keys}) for c in cams]
     upsert_cameras(conn, rows)
     conn.commit()
+
+
+#: The H.264 clip made from vtest.avi: like a camera's stream (no B-frames).
+CLIP_FPS, CLIP_GOP, CLIP_FRAMES = 25, 25, 150
+
+
+@pytest.fixture(scope="session")
+def h264_clip(vtest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 s of vtest.avi as 640×360 H.264 at 25 fps with a keyframe every 25 frames (1 s),
+    encoded once per session with PyAV's libx264."""
+    from fractions import Fraction
+
+    import av
+
+    out = tmp_path_factory.mktemp("media") / "vtest-h264-gop25.mp4"
+    with av.open(str(vtest)) as src, av.open(str(out), "w") as dst:
+        stream = dst.add_stream("libx264", rate=CLIP_FPS, options={
+            "g": str(CLIP_GOP), "keyint_min": str(CLIP_GOP), "sc_threshold": "0",
+            "bf": "0", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for n, frame in enumerate(src.decode(video=0)):
+            if n == CLIP_FRAMES:
+                break
+            image = frame.reformat(640, 360, "yuv420p")
+            image.pts, image.time_base = n, Fraction(1, CLIP_FPS)
+            dst.mux(stream.encode(image))
+        dst.mux(stream.encode(None))
+    return out

@@ -1,4 +1,5 @@
-"""Sources: file sampling and looping, and a real HTTP MJPEG stream."""
+"""Sources: file sampling and looping, keyframes-only decoding of H.264, the sub-stream,
+the OpenCV fallback, a real HTTP MJPEG stream and a real RTSP stream."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 from analytics.config import parse_camera
 from analytics.sources import FileSource, StreamSource, open_source
+from tests.analytics.conftest import CLIP_FRAMES, CLIP_GOP
+from tests.polling import poll_until
 
 
 def _cam(url, **kw):
@@ -83,3 +86,127 @@ def test_http_mjpeg_stream(mjpeg_server):
     assert frames[0].image.shape == (576, 768, 3)
     assert all(b.t > a.t for a, b in zip(frames, frames[1:]))
     assert src.stats.frames_read >= 5
+
+
+def _read_all(src, limit=1000):
+    frames = []
+    while len(frames) < limit:
+        f = src.read()
+        if f is None:
+            break
+        frames.append(f)
+    src.close()
+    return frames
+
+
+def _keyframe_times(path):
+    """Media times of the clip's keyframes, from its packets (nothing decoded)."""
+    import av
+
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return [float(p.pts * p.time_base) for p in c.demux(s)
+                if p.is_keyframe and p.pts is not None]
+
+
+def test_keyframes_only_at_or_below_the_keyframe_rate(h264_clip):
+    keys = _keyframe_times(h264_clip)
+    assert keys == pytest.approx([0, 1, 2, 3, 4, 5])  # GOP of 25 frames at 25 fps
+    src = open_source(_cam(h264_clip, sample_fps=1))
+    frames = _read_all(src)
+    st = src.stats
+    assert (st.decoder, st.decode_mode, st.keyframe_interval_s) == ("pyav", "keyframes", 1.0)
+    assert [f.t for f in frames] == pytest.approx(keys)  # only keyframes handed out
+    assert frames[0].image.shape == (360, 640, 3)
+    assert st.frames_read == CLIP_FRAMES
+    assert st.frames_decoded == st.frames_converted == len(keys)  # 6 of 150 decoded
+    # half the keyframe rate: every other keyframe is decoded, the rest not even that
+    src = open_source(_cam(h264_clip, sample_fps=0.5))
+    frames = _read_all(src)
+    assert [f.t for f in frames] == pytest.approx([0, 2, 4])
+    assert src.stats.frames_decoded == 3
+
+
+def test_all_frames_decoded_above_the_keyframe_rate_only_sampled_converted(h264_clip):
+    src = open_source(_cam(h264_clip, sample_fps=5))
+    frames = _read_all(src)
+    st = src.stats
+    assert st.decode_mode == "all frames"
+    assert st.frames_decoded == CLIP_FRAMES
+    assert [f.t for f in frames] == pytest.approx([i / 5 for i in range(30)])
+    assert st.frames_converted == st.frames_sampled == 30
+    assert st.decode_cpu_s > 0
+
+
+def test_a_stream_learns_its_keyframe_interval_and_switches_to_keyframes(h264_clip):
+    from analytics.sources import SourceStats
+    from analytics.sources_av import AvDecoder
+
+    stats = SourceStats()
+    decoder = AvDecoder(str(h264_clip), stats, 1.0)  # as a live stream: nothing probed
+    assert decoder.mode == "all frames"
+    times = [t for t, _ in decoder.samples()]
+    decoder.close()
+    assert times == pytest.approx([0, 1, 2, 3, 4, 5])
+    assert stats.decode_mode == "keyframes" and stats.keyframe_interval_s == 1.0
+    assert stats.frames_decoded == CLIP_GOP + 5  # the first GOP whole, then keyframes
+
+
+def test_looping_keyframe_file_keeps_media_time_monotonic(h264_clip):
+    src = open_source(_cam(h264_clip, sample_fps=1, loop=True))
+    times = [src.read().t for _ in range(14)]
+    src.close()
+    assert times == pytest.approx(list(range(14)))  # 6 s passes back to back
+    assert src.stats.decode_mode == "keyframes"
+
+
+def test_analysis_reads_the_sub_stream(h264_clip, vtest):
+    from analytics.config import camera_from_row
+
+    # the main stream is a camera nobody can reach; the analysis reads the sub-stream
+    cam = camera_from_row({"id": "sub", "stream_url": "rtsp://127.0.0.1:9/main",
+                           "lon": 105.8, "lat": 19.8,
+                           "config": {"analysis_url": str(h264_clip), "sample_fps": 1}})
+    assert cam.analysis_url == str(h264_clip)
+    src = open_source(cam)
+    assert isinstance(src, FileSource)
+    frames = _read_all(src)
+    assert len(frames) == 6 and frames[0].image.shape == (360, 640, 3)
+    plain = open_source(_cam(vtest, sample_fps=1))
+    assert plain.read().image.shape == (576, 768, 3)  # without one: stream_url
+    plain.close()
+
+
+def test_missing_sub_stream_file_names_the_field(tmp_path):
+    from analytics.sources import SourceError
+
+    with pytest.raises(SourceError, match="analysis_url="):
+        open_source(_cam(tmp_path / "main.mp4", analysis_url=str(tmp_path / "sub.mp4")))
+
+
+def test_opencv_decoder_decodes_every_frame(h264_clip):
+    src = open_source(_cam(h264_clip, sample_fps=1, decoder="opencv"))
+    frames = _read_all(src)
+    st = src.stats
+    assert (st.decoder, st.decode_mode) == ("opencv", "all frames")
+    assert len(frames) == 6 and st.frames_decoded == CLIP_FRAMES
+
+
+def test_rtsp_stream_through_pyav(rtsp_server):
+    # the test server sends a keyframe every second (10 fps, key-int-max=10)
+    src = open_source(_cam(rtsp_server.url, sample_fps=1, rtsp_transport="tcp"))
+    assert isinstance(src, StreamSource)
+    try:
+        frames = []
+        deadline = time.monotonic() + 60
+        while len(frames) < 3 and time.monotonic() < deadline:
+            f = src.read(timeout=1.0)
+            if f is not None:
+                frames.append(f)
+        poll_until(lambda: src.stats.decode_mode == "keyframes", "keyframes mode", 60)
+    finally:
+        src.close()
+    assert len(frames) == 3 and frames[0].image.shape == (576, 768, 3)
+    assert src.stats.decoder == "pyav"
+    assert src.stats.keyframe_interval_s == pytest.approx(1.0, abs=0.15)
+    assert src.stats.frames_decoded < src.stats.frames_read

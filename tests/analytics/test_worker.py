@@ -118,3 +118,16 @@ def test_worker_detectors_are_int8_unless_switched_off(state):
     full, regional = build_detectors(WorkerConfig("t", (cam,), _settings(state), detection={
         "int8": False, "int8_full": False}))
     assert not full.int8 and not regional.int8 and regional.size == (320, 320)
+
+
+def test_heartbeat_says_how_the_camera_decodes(h264_clip, state):
+    cam = parse_camera(vtest_camera(h264_clip, sample_fps=1, rules=[]))
+    beats = []
+    run_cameras(WorkerConfig("t", (cam,), _settings(state), max_frames=5), lambda: False,
+                None, beats.extend)
+    detail = beats[-1]["detail"]
+    assert detail["decoder"] == "pyav" and detail["decode_mode"] == "keyframes"
+    assert detail["keyframe_interval_s"] == 1.0
+    assert detail["frames_analysed"] == 5
+    assert detail["frames_decoded"] == 5 < beats[-1]["frames_read"]
+    assert detail["decode_cpu_s"] > 0
