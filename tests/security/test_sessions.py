@@ -3,6 +3,8 @@ a real database)."""
 
 from __future__ import annotations
 
+import re
+
 import time
 from typing import Any
 
@@ -339,6 +341,27 @@ def test_admin_page_and_throttle_message_in_vietnamese(make_app, db_url: str) ->
         answer = other.post("/login", data={"username": "planner", "password": "sai",
                                             "csrf_token": csrf})
     assert answer.status_code == 429 and "thử lại sau" in answer.text
+
+
+def test_admin_audit_details_read_as_words_local_times_and_ward_names(db_app: Flask,
+                                                                       conn) -> None:
+    """The audit log's detail column: key: value pairs, times in Asia/Ho_Chi_Minh, wards
+    by name, lists joined — not raw JSON with UTC timestamps."""
+    seed_areas(conn)
+    from store.audit import record
+    record(conn, "chi.huy", "events.search", detail={
+        "filters": {"since": "2026-12-01T20:00:00+00:00", "ward": WARD_A},
+        "wards": [WARD_A, WARD_B], "rows": 3, "redacted": True})
+    conn.commit()
+    client = db_app.test_client()
+    _sign_in(client, "admin")
+    page = client.get("/admin?lang=vi").text
+    row = next(r for r in page.split("<tr") if "events.search" in r)
+    cell = re.search(r'<td class="detail">([^<]*)</td>', row).group(1)
+    for part in ("rows: 3", "wards: Phường ward-a, Phường ward-b", "filters: (",
+                 "since: 02/12/2026 03:00:00", "(ward: Phường ward-a", "redacted: có"):
+        assert part in cell, (part, cell)
+    assert not any(raw in cell for raw in ("{", '"', "T20:00", "+00:00", "true")), cell
 
 
 def test_audit_log_is_append_only(db_app: Flask, conn) -> None:

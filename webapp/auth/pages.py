@@ -24,6 +24,37 @@ from webapp.errors import ApiError
 bp = Blueprint("admin_pages", __name__, template_folder="templates")
 
 
+def detail_text(detail: object, ward_names: dict[str, str]) -> str:
+    """An audit entry's detail as a person reads it: ``key: value`` pairs, times in local
+    time, wards by name, lists joined; ``""`` for none."""
+    if not detail:
+        return ""
+    if not isinstance(detail, dict):
+        return _value_text(detail, ward_names)
+    return " · ".join(f"{key}: {_value_text(value, ward_names, key)}"
+                      for key, value in detail.items() if value not in (None, "", [], {}))
+
+
+def _value_text(value: object, ward_names: dict[str, str], key: str = "") -> str:
+    from webapp.i18n import local_time
+    if isinstance(value, dict):
+        return "(" + detail_text(value, ward_names) + ")"
+    if isinstance(value, list):
+        return ", ".join(_value_text(v, ward_names, key) for v in value)
+    if isinstance(value, str):
+        if key in ("ward", "wards", "ward_id"):
+            return ward_names.get(value, value)
+        if len(value) >= 19 and value[4] == "-" and value[10] in "T ":
+            try:
+                return local_time(value)
+            except ValueError:
+                return value
+        return value
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _page(error: str | None = None) -> str:
     """Users, tokens and the newest 300 audit entries (``?action=`` narrows them)."""
     from store.webqueries import area_features
@@ -31,10 +62,9 @@ def _page(error: str | None = None) -> str:
     conn = get_db()
     action = (request.args.get("action") or "")[:100] or None
     entries = store_audit.recent(conn, limit=300, action=action)
-    for entry in entries:           # shown as text (autoescaped), not as markup
-        entry["detail_text"] = json.dumps(entry["detail"], ensure_ascii=False) \
-            if entry["detail"] else ""
     ward_names = {f["id"]: f["properties"]["name"] for f in area_features(conn, "wards")}
+    for entry in entries:           # shown as text (autoescaped), not as markup
+        entry["detail_text"] = detail_text(entry["detail"], ward_names)
 
     def ward_list(wards: Iterable[str] | None) -> str:
         if wards is None:
