@@ -190,9 +190,10 @@ def test_demo_banner_on_every_page(open_page, site, path, user):
     site.check_clean()
 
 
-def test_wall_frames_the_main_area_of_cameras(open_page, site):
-    """An island ward 100 km out without cameras, and a lone camera far out, neither
-    zoom the wall out nor get a turn in the idle cycle."""
+def test_wall_frames_every_camera_and_no_empty_ward(open_page, site):
+    """A lone camera far out (a lighthouse 100 km off) is a site with a camera: the wall
+    opens framing it with the rest. An island ward 100 km out with no camera neither
+    pulls the view out further nor gets a turn in the idle cycle."""
     _island_ward(site)
     with site.conn.transaction():
         site.conn.execute("INSERT INTO cameras (id, name, lon, lat, status) VALUES "
@@ -202,14 +203,17 @@ def test_wall_frames_the_main_area_of_cameras(open_page, site):
     page.wait_for_selector(READY, timeout=15_000)
     west, south, east, north = map(float, page.evaluate(
         "document.body.dataset.fitBounds").split(","))
-    assert (west, south) == (103.962, 10.212) and (east, north) == (104.0, 10.23)
+    assert (west, south) == (103.30, 9.40) and (east, north) == (104.0, 10.23)
     view = [float(v) for v in page.evaluate("document.body.dataset.view").split(",")]
-    assert view[1] > 10.1 and view[0] > 103.8           # neither the island nor cam-99
+    assert view[0] < 103.30 and view[1] < 9.40 and view[2] > 104.0 and view[3] > 10.23
+    targets = json.loads(page.evaluate("document.body.dataset.cycle"))
+    assert targets[0]["bounds"] == "103.3,9.4,104,10.23"
+    assert "w-tho-chau" not in {t["id"] for t in targets}
     seen = set()
     for _ in range(60):                       # about six turns of the cycle
         seen.add(page.inner_text("#wall-area"))
         page.wait_for_timeout(100)
     assert "Thổ Châu" not in seen
     assert seen & {"Dương Đông", "An Thới", "Chợ đêm <Dinh Cậu>", "Cảng An Thới"}
-    screenshot(page, "wall-main-area")
+    screenshot(page, "wall-every-camera")
     site.check_clean()

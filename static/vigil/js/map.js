@@ -158,7 +158,8 @@ export class CameraLayer {
   }
 
   upsert(camera) {
-    if (!camera || camera.lat === undefined || camera.lon === undefined) return;
+    // a camera with no position yet (lat/lon null or missing) is not drawn
+    if (!camera || !Number.isFinite(camera.lat) || !Number.isFinite(camera.lon)) return;
     this.cameras.set(camera.id, camera);
     let marker = this.markers.get(camera.id);
     const colour = STATUS_COLOURS[camera.status] || STATUS_COLOURS.unknown;
@@ -208,52 +209,31 @@ export class CameraLayer {
     return this.cameras.get(id);
   }
 
-  /** The bounds of every camera (null when there is none). */
-  bounds() {
-    const points = [...this.cameras.values()].map((c) => [c.lat, c.lon]);
-    return points.length ? L.latLngBounds(points) : null;
-  }
-
-  /**
-   * The bounds of the main area of cameras: cameras far out from the rest (an outlying
-   * island 100 km off) are left out, so the view is not zoomed out over open sea.
-   */
-  mainBounds(filter) {
+  /** The bounds of every camera, or of those ``filter`` keeps (null when there is none). */
+  bounds(filter) {
     const points = [...this.cameras.values()].filter((c) => !filter || filter(c))
       .map((c) => [c.lat, c.lon]);
-    return mainAreaBounds(points);
+    return points.length ? L.latLngBounds(points) : null;
   }
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
+/** The closest the first view zooms in: one site's cameras still show their streets. */
+export const FIRST_VIEW_MAX_ZOOM = 16;
 
 /**
- * Bounds of [lat, lon] points without the outliers: those farther from the median point
- * than four times the median distance (and more than 5 km). Null when there is none.
- */
-export function mainAreaBounds(points) {
-  if (!points.length) return null;
-  const lat0 = median(points.map((p) => p[0]));
-  const lon0 = median(points.map((p) => p[1]));
-  const kx = 111.32 * Math.cos((lat0 * Math.PI) / 180);
-  const km = points.map((p) => Math.hypot((p[1] - lon0) * kx, (p[0] - lat0) * 110.57));
-  const limit = Math.max(5, 4 * median(km));
-  const kept = points.filter((p, i) => km[i] <= limit);
-  return L.latLngBounds(kept.length ? kept : points);
-}
-
-/**
- * Fit the map to where the cameras are (else to the wards): the area that is watched.
- * Not animated: Leaflet drops a view change asked for while a zoom animation runs.
+ * The first view: every camera in the user's scope (the API sends only those), else the
+ * wards. Every site that has cameras is in it, however far out (an island's port is
+ * watched too); an area with no camera does not pull the view out. Pixel padding keeps
+ * the outermost markers clear of the edge; ``options`` may pad more where a page lays
+ * boxes over the map. Not animated: Leaflet drops a view change asked for while a zoom
+ * animation runs.
  */
 export function fitWatched(map, cameras, areas, options = {}) {
-  const bounds = (cameras && cameras.mainBounds()) || (areas && areas.bounds);
+  const bounds = (cameras && cameras.bounds()) || (areas && areas.bounds);
   if (bounds && bounds.isValid()) {
-    map.fitBounds(bounds.pad(0.08), { ...options, animate: false });
+    map.fitBounds(bounds, {
+      padding: [30, 30], maxZoom: FIRST_VIEW_MAX_ZOOM, ...options, animate: false,
+    });
     document.body.dataset.fitBounds = bounds.toBBoxString();   // west,south,east,north
   }
   return bounds;

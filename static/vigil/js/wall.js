@@ -204,31 +204,37 @@ function showCritical(ev) {
 }
 
 /**
- * Where the idle wall goes: the main area of cameras, then each ward and zone that has
- * cameras (a ward without any, an island 100 km out, is never shown on its own). A ward
- * whose outline runs far beyond its cameras is framed on its cameras.
+ * Where the idle wall goes: every camera, then each ward and zone that has cameras (a
+ * ward without any, an island 100 km out, is never shown on its own), so every site with
+ * cameras gets its turn. A ward whose outline runs far beyond its cameras is framed on
+ * its cameras. The list is also left on ``body[data-cycle]`` (JSON: id, name and
+ * "west,south,east,north"), where tests read it without waiting for the turns.
  */
 function cycleTargets() {
   if (!areas) return [];
-  const watched = cameras.mainBounds();
-  const targets = [{ id: null, name: t("All areas"),
-    bounds: watched ? watched.pad(0.08) : areas.bounds }];
+  const watched = cameras.bounds();
+  const targets = [{ id: null, name: t("All areas"), bounds: watched || areas.bounds }];
   const add = (f, watchedBy) => {
     const id = f.properties.id ?? f.id;
     const outline = featureBounds(f);
-    const seen = cameras.mainBounds((c) => watchedBy(c, id, outline));
+    const seen = cameras.bounds((c) => watchedBy(c, id, outline));
     if (!outline || !seen) return;
     const framed = seen.pad(0.15);
     const big = outline.getNorthEast().distanceTo(outline.getSouthWest())
       > 3 * Math.max(2000, framed.getNorthEast().distanceTo(framed.getSouthWest()));
-    targets.push({ id, name: f.properties.name, bounds: big ? framed : outline });
+    // the outline, grown to the cameras where one stands on its edge
+    targets.push({ id, name: f.properties.name,
+      bounds: big ? framed : outline.pad(0).extend(seen) });
   };
   for (const f of areas.wards) add(f, (c, id) => c.ward_id === id);
   for (const f of areas.zones) {
     add(f, (c, id, outline) => (Array.isArray(c.zone_ids) && c.zone_ids.length
       ? c.zone_ids.includes(id) : Boolean(outline && outline.contains([c.lat, c.lon]))));
   }
-  return targets;
+  const shown = targets.filter((target) => target.bounds && target.bounds.isValid());
+  document.body.dataset.cycle = JSON.stringify(shown.map((target) => ({
+    id: target.id, name: target.name, bounds: target.bounds.toBBoxString() })));
+  return shown;
 }
 
 function nextArea() {
@@ -272,6 +278,7 @@ async function start() {
     await Promise.all([camerasLoaded, areasLoaded]);
     // clear of the title box (top left) and the legend (bottom left)
     fitWatched(map, cameras, areas, { paddingTopLeft: [20, 130], paddingBottomRight: [20, 20] });
+    cycleTargets();
   } catch (err) {
     notify(t("Could not load the map: {reason}", { reason: err.message }), "error");
   }
