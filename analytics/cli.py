@@ -94,10 +94,24 @@ def register_cameras(url: str, cameras: list) -> None:  # noqa: ANN001 - CameraC
               help="Scale of motion regions packed for the detector.")
 @click.option("--region-imgsz", type=int, default=320, show_default=True,
               help="Input size of the region detector (0: the 640-px model).")
+@click.option("--stream", type=click.Choice(["1080p"]), default=None,
+              help="Instead: decode cost of a 1080p25 camera stream made from the clip, "
+                   "OpenCV vs PyAV sources (analytics/sources_bench.py).")
+@click.option("--stream-seconds", type=float, default=20.0, show_default=True)
+@click.option("--gop-s", type=float, default=1.0, show_default=True,
+              help="Keyframe interval of the --stream clip, seconds.")
+@click.option("--codec", type=click.Choice(["libx264", "libx265"]), default="libx264",
+              show_default=True, help="Encoder of the --stream clip.")
 @click.pass_obj
 def analytics_bench(settings: Settings, video: Path, cameras: int, full_rate_frames: int,
-                    scale: float, region_imgsz: int) -> None:
+                    scale: float, region_imgsz: int, stream: str | None,
+                    stream_seconds: float, gop_s: float, codec: str) -> None:
     """Gated vs naive detection on vtest.avi: frames/core-s, detector ms, recall, RSS."""
+    if stream:
+        from analytics.sources_bench import run_stream_bench
+
+        run_stream_bench(video, stream_seconds, gop_s=gop_s, codec=codec, echo=click.echo)
+        return
     from analytics.bench import run_bench
 
     run_bench(settings, video, cameras=cameras, full_rate_frames=full_rate_frames,

@@ -63,3 +63,14 @@ def test_vigil_workers_registers_cli_cameras_and_stores_events(db_url, conn, tmp
     row = conn.execute("SELECT name, config->'rules'->0->>'kind' FROM cameras "
                        "WHERE id = 'cam-cli'").fetchone()
     assert row == ("Quảng trường (vtest)", "intrusion")
+
+
+def test_bench_analytics_stream_prints_opencv_and_pyav_cores(tmp_path, vtest):
+    result = CliRunner().invoke(main, ["bench", "analytics", "--video", str(vtest),
+                                       "--stream", "1080p", "--stream-seconds", "2"],
+                                env={"VIGIL_STATE_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert "avx2" in result.output or "no avx2" in result.output
+    assert "1 fps, best of two: OpenCV" in result.output
+    assert "pyav    keyframes   read   50 decoded    2 analysed   2" in result.output
+    assert "5 fps pyav    all frames  read   50 decoded   50 analysed  10" in result.output
