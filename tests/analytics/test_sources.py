@@ -83,6 +83,7 @@ def test_http_mjpeg_stream(mjpeg_server):
     finally:
         src.close()
     assert len(frames) == 5
+    assert src.stats.decoder == "pyav"  # FFmpeg's mpjpeg demuxer; OpenCV is the fallback
     assert frames[0].image.shape == (576, 768, 3)
     assert all(b.t > a.t for a, b in zip(frames, frames[1:]))
     assert src.stats.frames_read >= 5
@@ -192,9 +193,10 @@ def test_opencv_decoder_decodes_every_frame(h264_clip):
     assert len(frames) == 6 and st.frames_decoded == CLIP_FRAMES
 
 
-def test_rtsp_stream_through_pyav(rtsp_server):
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_rtsp_stream_through_pyav(rtsp_server, transport):
     # the test server sends a keyframe every second (10 fps, key-int-max=10)
-    src = open_source(_cam(rtsp_server.url, sample_fps=1, rtsp_transport="tcp"))
+    src = open_source(_cam(rtsp_server.url, sample_fps=1, rtsp_transport=transport))
     assert isinstance(src, StreamSource)
     try:
         frames = []
