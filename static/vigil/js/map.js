@@ -217,28 +217,6 @@ export class CameraLayer {
   }
 }
 
-/** The closest the first view zooms in: one site's cameras still show their streets. */
-export const FIRST_VIEW_MAX_ZOOM = 16;
-
-/**
- * The first view: every camera in the user's scope (the API sends only those), else the
- * wards. Every site that has cameras is in it, however far out (an island's port is
- * watched too); an area with no camera does not pull the view out. Pixel padding keeps
- * the outermost markers clear of the edge; ``options`` may pad more where a page lays
- * boxes over the map. Not animated: Leaflet drops a view change asked for while a zoom
- * animation runs.
- */
-export function fitWatched(map, cameras, areas, options = {}) {
-  const bounds = (cameras && cameras.bounds()) || (areas && areas.bounds);
-  if (bounds && bounds.isValid()) {
-    map.fitBounds(bounds, {
-      padding: [30, 30], maxZoom: FIRST_VIEW_MAX_ZOOM, ...options, animate: false,
-    });
-    document.body.dataset.fitBounds = bounds.toBBoxString();   // west,south,east,north
-  }
-  return bounds;
-}
-
 const STATUS_BY_KIND = {
   camera_offline: "offline", camera_online: "online",
   camera_scene_change: "tampered", camera_blackout: "tampered",
@@ -370,3 +348,4 @@ export function statusLegendRows() {
 
 export { formatAge };
 export { PinLayer, PinStacks, openPickList, stackKey } from "./pins.js";
+export { FIRST_VIEW_MAX_ZOOM, fitWatched } from "./firstview.js";
