@@ -212,3 +212,45 @@ def test_rtsp_stream_through_pyav(rtsp_server, transport):
     assert src.stats.decoder == "pyav"
     assert src.stats.keyframe_interval_s == pytest.approx(1.0, abs=0.15)
     assert src.stats.frames_decoded < src.stats.frames_read
+
+
+@pytest.fixture
+def gop_grows_clip(vtest, tmp_path):
+    """8 s of 320×240 H.264 at 25 fps with keyframes at 0, 1, 2, 3 and 6 s."""
+    from fractions import Fraction
+
+    import av
+    from av.video.frame import PictureType
+
+    out = tmp_path / "gop-grows.mp4"
+    with av.open(str(vtest)) as src, av.open(str(out), "w") as dst:
+        stream = dst.add_stream("libx264", rate=25, options={
+            "g": "250", "sc_threshold": "0", "bf": "0", "forced-idr": "1",
+            "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for n, frame in enumerate(src.decode(video=0)):
+            if n == 200:
+                break
+            image = frame.reformat(320, 240, "yuv420p")
+            image.pts, image.time_base = n, Fraction(1, 25)
+            if n in (0, 25, 50, 75, 150):
+                image.pict_type = PictureType.I
+            dst.mux(stream.encode(image))
+        dst.mux(stream.encode(None))
+    assert _keyframe_times(out) == pytest.approx([0, 1, 2, 3, 6])
+    return out
+
+
+def test_a_longer_keyframe_interval_switches_back_to_all_frames(gop_grows_clip):
+    from analytics.sources import SourceStats
+    from analytics.sources_av import AvDecoder
+
+    stats = SourceStats()
+    decoder = AvDecoder(str(gop_grows_clip), stats, 1.0)
+    times = [t for t, _ in decoder.samples()]
+    decoder.close()
+    # 4 and 5 s fall inside the 3-s GOP that keyframes mode skipped: the mode follows
+    # the interval once it is seen, from that keyframe on
+    assert times == pytest.approx([0, 1, 2, 3, 6, 7])
+    assert stats.decode_mode == "all frames" and stats.keyframe_interval_s == 3.0
+    assert stats.frames_decoded == 25 + 3 + 50
