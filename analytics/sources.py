@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from analytics.config import CameraConfig
-from analytics.sources_av import (ALL_FRAMES, AV_ERRORS, AvDecoder, Sampler,
+from analytics.sources_av import (ALL_FRAMES, AV_ERRORS, CANNOT_READ, AvDecoder, Sampler,
                                   probe_keyframe_interval)
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,10 @@ def open_decoder(cam: CameraConfig, stats: SourceStats, *, live: bool,
         except AV_ERRORS as exc:
             if cam.decoder == "pyav":
                 raise SourceError(f"{url!r}: PyAV cannot open it ({exc})") from None
+            if live and not isinstance(exc, CANNOT_READ):
+                # Refused, timed out, reset: the camera is not reachable now. Retry (the
+                # caller backs off) rather than settle for OpenCV for good.
+                raise SourceError(f"{url!r}: not reachable now ({exc})") from None
             log.info("camera %s: PyAV cannot open %s (%s); trying OpenCV", cam.id, url, exc)
     decoder = CvDecoder(url, stats, cam.sample_fps, transport=cam.rtsp_transport, live=live)
     stats.decoder = "opencv"

@@ -29,6 +29,13 @@ ALL_FRAMES = "all frames"
 
 #: Exceptions PyAV raises for a source it cannot open or read.
 AV_ERRORS: tuple[type[BaseException], ...] = (av.FFmpegError, OSError)
+#: Of those, the ones that say PyAV cannot read this source at all (an unknown protocol,
+#: container or codec, data it does not understand), as opposed to a camera that is not
+#: reachable just now (refused, timed out, reset), which is worth another try.
+CANNOT_READ: tuple[type[BaseException], ...] = (
+    av.error.ProtocolNotFoundError, av.error.DemuxerNotFoundError,
+    av.error.DecoderNotFoundError, av.error.InvalidDataError, av.error.PatchWelcomeError,
+    av.error.OptionNotFoundError, NotImplementedError)
 
 
 class Sampler:

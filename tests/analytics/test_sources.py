@@ -241,6 +241,21 @@ def gop_grows_clip(vtest, tmp_path):
     return out
 
 
+def test_a_camera_not_reachable_now_is_retried_not_handed_to_opencv(caplog):
+    """A refused (or timed-out) connection says nothing about whether PyAV can read the
+    camera: the source retries with PyAV instead of settling for OpenCV, which decodes
+    every frame, for good (under load a slow first answer did exactly that)."""
+    import logging
+
+    from analytics.sources import SourceError, SourceStats, open_decoder
+    caplog.set_level(logging.INFO, logger="analytics.sources")
+    stats = SourceStats()
+    cam = _cam("rtsp://127.0.0.1:9/cam", sample_fps=1)   # nothing listens on port 9
+    with pytest.raises(SourceError, match="not reachable now"):
+        open_decoder(cam, stats, live=True)
+    assert stats.decoder == "" and "trying OpenCV" not in caplog.text
+
+
 def test_a_longer_keyframe_interval_switches_back_to_all_frames(gop_grows_clip):
     from analytics.sources import SourceStats
     from analytics.sources_av import AvDecoder
