@@ -56,10 +56,17 @@ class Sampler:
         self.next_t = t + self.period
 
 
+#: Keyframes-only decoding is kept while the keyframe interval is at most this many sample
+#: periods: live streams jitter (a camera dropping frames in low light or under load
+#: stretches its GOP in seconds), and analysing at 0.8× the asked rate costs far less
+#: than decoding every frame again.
+KEYFRAME_TOLERANCE = 1.25
+
+
 def wants_keyframes(interval: float | None, sample_fps: float) -> bool:
     """Keyframes-only decoding is enough when the camera samples at or below its
-    keyframe rate (a 2 % margin for timestamp rounding)."""
-    return interval is not None and interval <= 1.02 / sample_fps + 1e-3
+    keyframe rate (within :data:`KEYFRAME_TOLERANCE`)."""
+    return interval is not None and interval <= KEYFRAME_TOLERANCE / sample_fps + 1e-3
 
 
 class AvDecoder:

@@ -193,10 +193,21 @@ def test_opencv_decoder_decodes_every_frame(h264_clip):
     assert len(frames) == 6 and st.frames_decoded == CLIP_FRAMES
 
 
+@pytest.mark.parametrize("interval, sample_fps, keyframes", [
+    (1.0, 1.0, True), (1.1, 1.0, True),      # a jittery 1 s GOP stays keyframes-only
+    (1.3, 1.0, False), (2.0, 1.0, False),    # too sparse: decode every frame
+    (2.0, 0.5, True), (1.0, 5.0, False), (None, 1.0, False)])
+def test_keyframes_mode_tolerates_a_jittery_keyframe_interval(interval, sample_fps,
+                                                                keyframes):
+    from analytics.sources_av import wants_keyframes
+    assert wants_keyframes(interval, sample_fps) is keyframes
+
+
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
 def test_rtsp_stream_through_pyav(rtsp_server, transport):
-    # the test server sends a keyframe every second (10 fps, key-int-max=10)
-    src = open_source(_cam(rtsp_server.url, sample_fps=1, rtsp_transport=transport))
+    # the test server sends a keyframe every second (10 fps, key-int-max=10) when it keeps
+    # up; its encoder drops frames on a busy machine, so sample every 2 s
+    src = open_source(_cam(rtsp_server.url, sample_fps=0.5, rtsp_transport=transport))
     assert isinstance(src, StreamSource)
     try:
         frames = []
@@ -210,7 +221,7 @@ def test_rtsp_stream_through_pyav(rtsp_server, transport):
         src.close()
     assert len(frames) == 3 and frames[0].image.shape == (576, 768, 3)
     assert src.stats.decoder == "pyav"
-    assert src.stats.keyframe_interval_s == pytest.approx(1.0, abs=0.15)
+    assert 0.9 <= src.stats.keyframe_interval_s <= 2.5
     assert src.stats.frames_decoded < src.stats.frames_read
 
 
