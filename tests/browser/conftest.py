@@ -15,6 +15,7 @@ import hashlib
 import json
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -191,11 +192,26 @@ class Site:
         assert self.console_errors == [], self.console_errors
 
 
+@contextmanager
+def served_site(settings: Settings, db_url: str,
+                seed: Callable[[psycopg.Connection, EventWriter], None]) -> Iterator[Site]:
+    """The app served on a free loopback port over a database ``seed`` filled first
+    (an autocommit connection and the real event writer); stopped afterwards."""
+    with connect(db_url) as conn, EventWriter(db_url, settings) as writer:
+        conn.autocommit = True
+        seed(conn, writer)
+        running = Site(settings, db_url, conn, writer)
+        running.start()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
 @pytest.fixture
 def site(settings: Settings, db_url: str) -> Iterator[Site]:
     """The seeded app served on a free loopback port."""
-    with connect(db_url) as conn, EventWriter(db_url, settings) as writer:
-        conn.autocommit = True
+    def seed(conn: psycopg.Connection, writer: EventWriter) -> None:
         seed_areas_and_cameras(conn)
         now = datetime.now(timezone.utc)
         store_events(writer, conn, [
@@ -207,12 +223,9 @@ def site(settings: Settings, db_url: str) -> Iterator[Site]:
                          value=2.0 + i) for i, cam in enumerate(("cam-01", "cam-02", "cam-04"))),
         ])
         refresh_heatmap(conn)
-        running = Site(settings, db_url, conn, writer)
-        running.start()
-        try:
-            yield running
-        finally:
-            running.stop()
+
+    with served_site(settings, db_url, seed) as running:
+        yield running
 
 
 @pytest.fixture

@@ -16,11 +16,9 @@ from typing import Any, Iterator
 import pytest
 
 from gis.boundaries import load_shipped
-from store.db import connect
 from store.registry import Camera, replace_wards, replace_zones, upsert_cameras
 from store.settings import Settings
-from store.writer import EventWriter
-from tests.browser.conftest import USERS, WALL_TOKEN, Site, screenshot
+from tests.browser.conftest import USERS, WALL_TOKEN, Site, screenshot, served_site
 from webapp.demo.orchestration import camera_seeds
 
 pytestmark = pytest.mark.browser
@@ -52,17 +50,13 @@ def site(settings: Settings, db_url: str, province: str,
                                         "wards": [SCOPED_WARD]})
     wards, zones = load_shipped(province)
     seeds = camera_seeds(province, wards, zones)
-    with connect(db_url) as conn, EventWriter(db_url, settings) as writer:
-        conn.autocommit = True
+    def seed(conn, writer) -> None:  # noqa: ANN001 - served_site's seed
         replace_wards(conn, wards, province)
         replace_zones(conn, zones, province)
         upsert_cameras(conn, [Camera(**{**s.as_record(), "status": "online"}) for s in seeds])
-        running = Site(settings, db_url, conn, writer)
-        running.start()
-        try:
-            yield running
-        finally:
-            running.stop()
+
+    with served_site(settings, db_url, seed) as running:
+        yield running
 
 
 def _cameras(site: Site, ward: str | None = None) -> list[tuple[str, float, float]]:
