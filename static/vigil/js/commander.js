@@ -8,12 +8,14 @@
 import {
   config, t, el, kindLabel, formatTime, formatDateTime, apiGet, apiPost, rowsOf,
   startClock, notify, isSimulated, simulatedBadge, SEVERITY_COLOURS, STATUS_COLOURS,
+  formatNumber,
 } from "./core.js";
 import {
   createMap, loadAreas, CameraLayer, loadCameras, PinLayer, HeatLayer, heatPoints,
   addLegend, statusLegendRows, statusFromEvent, featureBounds, fitWatched,
 } from "./map.js";
 import { LiveFeed } from "./live.js";
+import { exportEvents } from "./export.js";
 import { LayerControl, ViolationLayers, IncidentLayer, VIOLATION_KINDS } from "./layers.js";
 
 const HOUR = 3600 * 1000;
@@ -178,7 +180,6 @@ function updateCount() {
   document.body.dataset.alertTotal = String(total);
 }
 
-const formatNumber = (n) => n.toLocaleString(config.locale === "en" ? "en-GB" : "vi-VN");
 let matchCount = null;          // alerts matching the filters on the server; null: unknown
 let countTimer = null;
 
@@ -281,43 +282,6 @@ async function loadHeat() {
     heat.setPoints(heatPoints(payload, "n"));
   } catch (err) {
     notify(t("Incident heatmap unavailable: {reason}", { reason: err.message }), "error");
-  }
-}
-
-/** Download the events matching the filters (every kind, not only alerts) as a file;
- * the server audits it and says so when the filters match too many rows. */
-async function exportEvents(format) {
-  const f = filters();
-  const query = new URLSearchParams({ format, since: f.since });
-  for (const key of ["ward", "zone", "kind", "severity_min"]) {
-    if (f[key]) query.set(key, f[key]);
-  }
-  const base = (config.api && config.api.events) || "/api/v1/events";
-  try {
-    const response = await fetch(`${base}/export?${query}`, { credentials: "same-origin" });
-    if (!response.ok) {
-      let error = null;
-      try {
-        error = (await response.json()).error;
-      } catch (err) { /* not JSON: the status text */ }
-      const cap = error && error.details && error.details.max_rows;
-      if (cap) {
-        const text = t("More than {n} events match these filters and an export holds at most {n}: narrow the time window, or choose a ward, zone, kind or camera.", { n: formatNumber(cap) });
-        notify(text, "error");
-        return;
-      }
-      throw new Error((error && error.message) || response.statusText);
-    }
-    const disposition = response.headers.get("Content-Disposition") || "";
-    const link = el("a");
-    link.href = URL.createObjectURL(await response.blob());
-    link.download = (disposition.match(/filename=([^;]+)/) || [])[1] || `events.${format}`;
-    document.body.appendChild(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-  } catch (err) {
-    notify(t("Could not export: {reason}", { reason: err.message }), "error");
   }
 }
 
@@ -506,7 +470,7 @@ async function start() {
     reload();
   });
   for (const button of document.querySelectorAll(".cmd-export button")) {
-    button.addEventListener("click", () => exportEvents(button.dataset.format));
+    button.addEventListener("click", () => exportEvents(button.dataset.format, filters()));
   }
   document.getElementById("t-heat").addEventListener("change", (e) => {
     if (e.target.checked) heat.show(); else heat.hide();

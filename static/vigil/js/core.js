@@ -80,6 +80,11 @@ const dayFormat = new Intl.DateTimeFormat(locale, {
 });
 
 /** "14:03:07" in the command centre's time zone. */
+/** A count in the page's language ("1.599" in Vietnamese, "1,599" in English). */
+export function formatNumber(n) {
+  return n.toLocaleString(config.locale === "en" ? "en-GB" : "vi-VN");
+}
+
 export function formatTime(value) {
   return timeFormat.format(new Date(value));
 }
@@ -134,7 +139,7 @@ export class ApiError extends Error {
 /** What went wrong, in the page's language: the API's messages are English (for API
  * clients), so a person reads the reason for the status, with the server's words only
  * where they name the bad value (400, 422). */
-function reasonFor(status, serverMessage) {
+export function reasonFor(status, serverMessage) {
   if (status === 0) return t("the server cannot be reached; check the connection and try again");
   if (status === 400 || status === 422) {
     return t("the request was refused: {detail}", { detail: serverMessage });
