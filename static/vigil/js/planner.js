@@ -4,6 +4,7 @@
 
 import {
   config, t, el, kindLabel, formatDateTime, apiGet, rowsOf, startClock, notify,
+  formatNumber,
 } from "./core.js";
 import {
   createMap, loadAreas, CameraLayer, loadCameras, HeatLayer, heatPoints, addLegend,
@@ -191,7 +192,7 @@ function drawKinds(rows) {
     const bar = el("span", "bar");
     bar.style.width = `${Math.max(1, (100 * n) / top)}%`;
     li.appendChild(bar);
-    li.appendChild(el("span", "n", n.toLocaleString(config.locale === "en" ? "en-GB" : "vi-VN")));
+    li.appendChild(el("span", "n", formatNumber(n)));
     list.appendChild(li);
   }
 }
@@ -215,7 +216,6 @@ function drawViolationTable(rows) {
     const kinds = byWard.get(ward);
     kinds.set(row.kind, (kinds.get(row.kind) || 0) + Number(row.n || 0));
   }
-  const number = (n) => n.toLocaleString(config.locale === "en" ? "en-GB" : "vi-VN");
   const total = (kinds) => [...kinds.values()].reduce((a, b) => a + b, 0);
   const body = el("tbody");
   const wards = [...byWard.entries()].sort((a, b) => total(b[1]) - total(a[1]));
@@ -225,11 +225,11 @@ function drawViolationTable(rows) {
     tr.appendChild(el("th", null, wardNames.get(ward) || ward || t("No ward")));
     for (const kind of VIOLATION_KINDS) {
       const n = kinds.get(kind) || 0;
-      const td = el("td", n ? null : "zero", number(n));
+      const td = el("td", n ? null : "zero", formatNumber(n));
       td.dataset.kind = kind;
       tr.appendChild(td);
     }
-    tr.appendChild(el("td", "total", number(total(kinds))));
+    tr.appendChild(el("td", "total", formatNumber(total(kinds))));
     body.appendChild(tr);
   }
   if (!wards.length) {
